@@ -1,0 +1,36 @@
+"""The ASGI app the gateway serves: LiteLLM's proxy app, our routes, our lifespan.
+
+Importing this module is the one place our extra routes are mounted, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litellm.proxy.proxy_server import app
+
+from custom_hooks import _lifecycle
+
+__all__ = ["app"]
+
+_litellm_lifespan = app.router.lifespan_context
+
+
+def _mount_routes() -> None:
+    """Mount our routers on LiteLLM's app (each area adds its router here)."""
+
+
+@asynccontextmanager
+async def _lifespan(asgi_app: Any) -> AsyncIterator[Any]:
+    async with _litellm_lifespan(asgi_app) as state:
+        await _lifecycle.startup()
+        try:
+            yield state
+        finally:
+            await _lifecycle.shutdown()
+
+
+_mount_routes()
+app.router.lifespan_context = _lifespan

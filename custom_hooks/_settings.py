@@ -1,0 +1,95 @@
+"""Process settings, read once from the environment (prefix ``GATEWAY_``).
+
+Operator policy (models, agents, budgets, guardrails) lives in ``config.yaml``; this
+object holds only what differs per process or deployment: where to listen, where state
+lives, and secrets. LiteLLM reads ``DATABASE_URL`` itself and then wants Prisma, so our
+store uses ``GATEWAY_STORE_URL`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["GatewaySettings", "get_settings"]
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the process needs from its environment.
+
+    Example::
+
+        GATEWAY_STORE_URL=postgresql+asyncpg://gw:pw@db/gw GATEWAY_REDIS_URL=redis://cache:6379/0 agent-gateway serve
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    config: Path = Field(default=Path("config.yaml"), description="Path to config.yaml.")
+    host: str = "127.0.0.1"
+    port: int = 4000
+    workers: int = 1
+    data_dir: Path = Field(default=Path(".gateway-data"), description="Embedded state (SQLite, keys).")
+    master_key: SecretStr | None = Field(
+        default=None, description="Admin key. Unset: one is generated into <data_dir>/master.key."
+    )
+    store_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the key/team/ledger store; default SQLite in data_dir."
+    )
+    redis_url: str | None = Field(default=None, description="Redis for shared counters; unset = in-process.")
+    checkpoint_url: str | None = Field(
+        default=None, description="PostgreSQL URL for agent threads; default SQLite in data_dir."
+    )
+    public_url: str | None = Field(
+        default=None, description="URL agents use to call back into this gateway; default http://127.0.0.1:<port>."
+    )
+    log_level: str = "INFO"
+
+    def resolved_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir.resolve()
+
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return f"sqlite+aiosqlite:///{self.resolved_data_dir() / 'gateway.db'}"
+
+    def resolved_checkpoint_url(self) -> str:
+        if self.checkpoint_url:
+            return self.checkpoint_url
+        return str(self.resolved_data_dir() / "threads.db")
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+
+    def master_key_path(self) -> Path:
+        return self.resolved_data_dir() / "master.key"
+
+    def resolved_master_key(self) -> str:
+        """The admin key: from the environment, else the one generated on first start."""
+        if self.master_key is not None:
+            return self.master_key.get_secret_value()
+        env = os.environ.get("LITELLM_MASTER_KEY")
+        if env:
+            return env
+        path = self.master_key_path()
+        if path.exists():
+            return path.read_text().strip()
+        key = "sk-admin-" + secrets.token_urlsafe(24)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another instance wrote it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> GatewaySettings:
+    """The process-wide settings, read once."""
+    return GatewaySettings()

@@ -1,0 +1,115 @@
+"""``agent-gateway``: start the gateway, check its config.
+
+    agent-gateway serve            # validate config.yaml, then serve on :4000
+    agent-gateway check-config     # validate only; non-zero exit on errors
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from custom_hooks._config import GatewayConfig, check_config
+from custom_hooks._settings import GatewaySettings, get_settings
+
+__all__ = ["main"]
+
+# Offline-safe defaults; an operator's explicit environment wins.
+_ENV_DEFAULTS = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # else `import litellm` fetches the price map
+    "LITELLM_TELEMETRY_DISABLED": "true",
+    "LITELLM_LOG": "ERROR",  # DEBUG multiplies CPU per request by ~3.7
+    "LITELLM_DONT_SHOW_FEEDBACK_BOX": "true",
+}
+
+
+def _apply_env_defaults(settings: GatewaySettings) -> None:
+    for key, value in _ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    os.environ["CONFIG_FILE_PATH"] = str(Path(settings.config).resolve())
+    os.environ["GATEWAY_CONFIG"] = str(Path(settings.config).resolve())
+    os.environ["LITELLM_MASTER_KEY"] = settings.resolved_master_key()
+
+
+def _report(settings: GatewaySettings) -> GatewayConfig | None:
+    cfg, problems = check_config(settings.config)
+    for p in problems:
+        print(p.render(Path(settings.config)), file=sys.stderr)
+    if cfg is None or any(p.fatal for p in problems):
+        print(f"{settings.config}: configuration is invalid; the gateway was not started.", file=sys.stderr)
+        return None
+    return cfg
+
+
+def _banner(settings: GatewaySettings, cfg: GatewayConfig, key_from_env: bool) -> str:
+    agents = [e["model_name"] for e in cfg.model_list if str(e["litellm_params"].get("model", "")).startswith("agent/")]
+    models = [m for m in cfg.model_names() if m not in agents]
+    key_hint = "the key in GATEWAY_MASTER_KEY" if key_from_env else f"the key in {settings.master_key_path()}"
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host
+    return "\n".join(
+        [
+            "Managed Agent Gateway",
+            f"  listening on   http://{settings.host}:{settings.port}  (OpenAI base_url: http://{host}:{settings.port}/v1)",
+            f"  config         {cfg.path}",
+            f"  models         {', '.join(models) or '-'}  (default: {cfg.gateway.default_model})",
+            f"  agents         {', '.join(agents) or '-'}",
+            f"  authenticate   Authorization: Bearer <key>; admin: {key_hint}",
+            f"  state          {settings.resolved_data_dir()}",
+        ]
+    )
+
+
+def _serve(settings: GatewaySettings) -> int:
+    import uvicorn
+
+    cfg = _report(settings)
+    if cfg is None:
+        return 2
+    key_from_env = settings.master_key is not None or bool(os.environ.get("LITELLM_MASTER_KEY"))
+    _apply_env_defaults(settings)
+    print(_banner(settings, cfg, key_from_env), flush=True)
+    uvicorn.run(
+        "custom_hooks._asgi:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="agent-gateway", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--config", help="path to config.yaml (env GATEWAY_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="validate the config and start the gateway")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    sub.add_parser("check-config", help="validate config.yaml and exit")
+    args = parser.parse_args(argv)
+
+    if args.config:
+        os.environ["GATEWAY_CONFIG"] = args.config
+    for name in ("host", "port", "workers"):
+        value = getattr(args, name, None)
+        if value is not None:
+            os.environ[f"GATEWAY_{name.upper()}"] = str(value)
+    get_settings.cache_clear()
+    settings = get_settings()
+
+    if args.command == "check-config":
+        cfg = _report(settings)
+        if cfg is None:
+            return 2
+        print(f"{cfg.path}: ok ({len(cfg.model_names())} models)")
+        return 0
+    return _serve(settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
