@@ -1,0 +1,225 @@
+"""What a graph factory receives, and the approval protocol graphs follow.
+
+Every agent module exports one factory named in ``config.yaml``
+(``gateway.agents.registry.<name>.graph``)::
+
+    def build(ctx: AgentContext) -> CompiledStateGraph: ...
+
+Contract for ``build``:
+
+- It is called once per run (and once for the catalog's drawing, where no LLM is called),
+  so it must be cheap and free of side effects. Compile with
+  ``checkpointer=ctx.checkpointer`` (None = stateless run).
+- The graph's state has a ``messages`` key (``MessagesState``-compatible): the runtime
+  sends ``{"messages": [...]}`` and answers with the last AI message's text.
+- LLM nodes get their model from ``ctx.chat_model()``: a ``ChatOpenAI`` pointed at this
+  gateway, authenticated with the run's token, model = ``spec.model`` (the alias in
+  config.yaml). ``ctx.chat_model(model="research")`` calls another model or agent the
+  spec allows (``models:`` / ``agents:``). Each call re-enters the gateway, so budgets,
+  guardrails, routing and the ledger apply, and its usage is summed into the run.
+- Tools take their options from ``ctx.tool_settings()[tool_name]``. Use
+  ``ToolNode(..., handle_tool_errors=True)`` so a tool exception goes back to the model.
+- A tool listed in ``spec.approval_required`` (``ctx.needs_approval(name)``) asks first:
+  ``decision = request_approval(action=name, args=args, description="...")``. That calls
+  :func:`langgraph.types.interrupt` with an :data:`ApprovalRequest` payload; the run stops,
+  the caller is asked, and the graph resumes with an :data:`ApprovalDecision`:
+  ``{"decision": "approve"}``, ``{"decision": "reject", "reason": str | None}`` or
+  ``{"decision": "edit", "args": {...}}`` (``args`` replaces the proposed arguments).
+- Extra progress lines (e.g. "handing off to research") go to streaming clients with
+  :func:`emit_step`; tool starts and ends are reported by the runtime already.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NotRequired, TypedDict
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import BaseChatModel
+from langchain_core.outputs import LLMResult
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from agent_routes._config import AgentSpec
+
+__all__ = [
+    "AgentContext",
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "InnerCall",
+    "ModelFactory",
+    "RunUsage",
+    "emit_step",
+    "parse_decision",
+    "request_approval",
+]
+
+ModelFactory = Callable[..., BaseChatModel]
+"""``factory(model: str, **kw) -> BaseChatModel``: injected by tests instead of ChatOpenAI."""
+
+
+class ApprovalRequest(TypedDict):
+    """The payload a graph passes to ``interrupt()`` before a sensitive action."""
+
+    action: str  # the tool name, e.g. "send_email"
+    args: dict[str, Any]  # the arguments it would be called with
+    description: str  # one human sentence: what will happen
+
+
+class ApprovalDecision(TypedDict):
+    """The value ``interrupt()`` returns when the caller answers."""
+
+    decision: Literal["approve", "reject", "edit"]
+    args: NotRequired[dict[str, Any]]  # "edit": the arguments to use instead
+    reason: NotRequired[str | None]  # "reject": why, if the caller said
+
+
+def parse_decision(value: Any) -> ApprovalDecision:
+    """Normalise a resume value (tolerates a bare "approve"/"reject" string)."""
+    if isinstance(value, str):
+        value = {"decision": value}
+    if not isinstance(value, Mapping) or value.get("decision") not in {"approve", "reject", "edit"}:
+        return {"decision": "reject", "reason": "unrecognised approval answer"}
+    out: ApprovalDecision = {"decision": value["decision"]}
+    if value["decision"] == "edit":
+        out["args"] = dict(value.get("args") or {})
+    if value.get("reason"):
+        out["reason"] = str(value["reason"])
+    return out
+
+
+def request_approval(*, action: str, args: Mapping[str, Any], description: str) -> ApprovalDecision:
+    """Pause the graph until a human approves, rejects or edits ``action(args)``.
+
+    Must be called inside a graph node or tool (it uses ``langgraph.types.interrupt``), in a
+    graph compiled with a checkpointer. Code before this call runs again on resume, so
+    keep side effects after it.
+    """
+    from langgraph.types import interrupt
+
+    payload: ApprovalRequest = {"action": action, "args": dict(args), "description": description}
+    return parse_decision(interrupt(payload))
+
+
+def emit_step(text: str) -> None:
+    """Report a progress line to a streaming caller (shown as reasoning, not as content).
+
+    A no-op outside a running graph or when the caller switched steps off.
+    """
+    try:
+        from langgraph.config import get_stream_writer
+
+        get_stream_writer()({"gateway_step": text})
+    except (RuntimeError, KeyError):
+        pass
+
+
+@dataclass
+class InnerCall:
+    """One LLM call the run made through the gateway."""
+
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None  # from the gateway's response header, when it sent one
+    deployment_id: str | None = None
+
+
+@dataclass
+class RunUsage(BaseCallbackHandler):
+    """Collects every inner call's usage and cost (attached to the run's chat models)."""
+
+    run_inline = True  # record in the event loop, not a thread pool
+
+    calls: list[InnerCall] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        for gens in response.generations:
+            for gen in gens[:1]:
+                self._record(gen, response.llm_output or {})
+
+    def _record(self, gen: Any, llm_output: Mapping[str, Any]) -> None:
+        msg = getattr(gen, "message", None)
+        meta: Mapping[str, Any] = getattr(msg, "response_metadata", None) or {}
+        usage = getattr(msg, "usage_metadata", None) or {}
+        headers = {str(k).lower(): v for k, v in (meta.get("headers") or {}).items()}
+        cost: float | None = None
+        for name in ("x-gateway-agent-cost", "x-litellm-response-cost"):
+            if headers.get(name) not in (None, "", "None"):
+                try:
+                    cost = float(headers[name])
+                except ValueError:
+                    cost = None
+                break
+        call = InnerCall(
+            model=str(meta.get("model_name") or llm_output.get("model_name") or ""),
+            prompt_tokens=int(usage.get("input_tokens") or 0),
+            completion_tokens=int(usage.get("output_tokens") or 0),
+            cost=cost,
+            deployment_id=headers.get("x-litellm-model-id"),
+        )
+        with self._lock:
+            self.calls.append(call)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(c.prompt_tokens for c in self.calls)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c.completion_tokens for c in self.calls)
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """What ``build(ctx)`` gets: the agent's name, its config, and how to call models.
+
+    ``base_url``/``api_key`` are filled by the runtime for a real run (the gateway's
+    ``/v1`` and the run token); ``model_factory`` replaces ChatOpenAI in unit tests::
+
+        ctx = AgentContext(name="t", spec=spec, model_factory=lambda model, **kw: fake)
+    """
+
+    name: str
+    spec: AgentSpec
+    checkpointer: BaseCheckpointSaver[Any] | None = None
+    base_url: str = "http://127.0.0.1:4000/v1"
+    api_key: str = "unset"
+    model_factory: ModelFactory | None = None
+    usage: RunUsage = field(default_factory=RunUsage)
+    request_timeout_s: float | None = None
+
+    def chat_model(self, *, model: str | None = None, **kw: Any) -> BaseChatModel:
+        """A chat model for this run; ``model`` defaults to ``spec.model``.
+
+        Extra keyword arguments go to ``ChatOpenAI`` (e.g. ``temperature=0``).
+        """
+        name = model or self.spec.model
+        callbacks = [*(kw.pop("callbacks", None) or []), self.usage]
+        if self.model_factory is not None:
+            return self.model_factory(name, callbacks=callbacks, **kw)
+        from langchain_openai import ChatOpenAI
+
+        kw.setdefault("max_retries", 0)  # the gateway retries and falls back; don't repeat it
+        kw.setdefault("stream_usage", True)
+        if self.request_timeout_s is not None:
+            kw.setdefault("timeout", self.request_timeout_s)
+        return ChatOpenAI(
+            model=name,
+            base_url=self.base_url,
+            api_key=self.api_key,  # type: ignore[arg-type]
+            include_response_headers=True,
+            callbacks=callbacks,
+            **kw,
+        )
+
+    def tool_settings(self) -> Mapping[str, Any]:
+        """``spec.tools``: tool name -> its options from config.yaml."""
+        return self.spec.tools
+
+    def needs_approval(self, tool_name: str) -> bool:
+        """Whether ``tool_name`` is in ``spec.approval_required``."""
+        return tool_name in self.spec.approval_required
