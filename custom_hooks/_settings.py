@@ -45,7 +45,11 @@ class GatewaySettings(BaseSettings):
         default=None, description="PostgreSQL URL for agent threads; default SQLite in data_dir."
     )
     public_url: str | None = Field(
-        default=None, description="URL agents use to call back into this gateway; default http://127.0.0.1:<port>."
+        default=None,
+        description="URL agents use to call back into this gateway; default http://127.0.0.1:<port>.",
+    )
+    run_token_secret: SecretStr | None = Field(
+        default=None, description="Signs agent run tokens; unset = derived from the master key."
     )
     log_level: str = "INFO"
 

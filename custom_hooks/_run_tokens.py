@@ -1,0 +1,390 @@
+"""Run tokens: the short-lived credential an agent run's inner LLM calls carry.
+
+A run token is ``gwrun_<claims>.<signature>``: the claims (JSON, base64url) say whose run
+it is (``key_hash``), which run (``run_id``, ``parent_request_id``, ``agent``, ``depth``),
+which models it may call and until when; the signature is HMAC-SHA256 with a secret from
+``GATEWAY_RUN_TOKEN_SECRET`` or, unset, derived from the master key (so every instance
+sharing the master key agrees).
+
+A token is valid only while its run is active: :func:`issue_run_token` marks the run
+active, :func:`revoke_run` ends it. Active runs live in this process, or in Redis when
+``GATEWAY_REDIS_URL`` is set so every instance agrees (an inner call may land on another
+instance). If Redis is unreachable, ``gateway.agents.shared_state_failure`` decides:
+``closed`` (default) refuses the token, ``open`` trusts the signature and expiry.
+
+Custom auth calls :func:`averify_run_token` (or the sync :func:`verify_run_token`) for
+keys starting with ``gwrun_``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "LocalRunStore",
+    "RedisRunStore",
+    "RunClaims",
+    "RunTokens",
+    "averify_run_token",
+    "configure",
+    "derive_secret",
+    "get_run_tokens",
+    "issue_run_token",
+    "revoke_run",
+    "verify_run_token",
+]
+
+log = logging.getLogger("gateway.run_tokens")
+
+TOKEN_PREFIX = "gwrun_"
+_REDIS_PREFIX = "gateway:agent_run:"
+
+
+@dataclass(frozen=True)
+class RunClaims:
+    """What a valid run token asserts."""
+
+    key_hash: str
+    run_id: str
+    parent_request_id: str
+    agent: str
+    allowed_models: tuple[str, ...]
+    depth: int
+    expires_at: float
+
+    def as_identity_run(self) -> dict[str, Any]:
+        """The ``gateway_identity["run"]`` mapping custom auth puts on the identity."""
+        return {
+            "run_id": self.run_id,
+            "parent_request_id": self.parent_request_id,
+            "agent": self.agent,
+            "depth": self.depth,
+            "allowed_models": list(self.allowed_models),
+        }
+
+
+class RunStore(Protocol):
+    """Where active runs are kept (sync and async views of the same data)."""
+
+    def add(self, run_id: str, expires_at: float) -> None: ...
+    def remove(self, run_id: str) -> None: ...
+    def is_active(self, run_id: str) -> bool: ...
+    async def aadd(self, run_id: str, expires_at: float) -> None: ...
+    async def aremove(self, run_id: str) -> None: ...
+    async def ais_active(self, run_id: str) -> bool: ...
+
+
+class LocalRunStore:
+    """Active runs in this process only."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, float] = {}
+
+    def add(self, run_id: str, expires_at: float) -> None:
+        now = time.time()
+        for rid in [r for r, exp in self._runs.items() if exp < now]:
+            del self._runs[rid]
+        self._runs[run_id] = expires_at
+
+    def remove(self, run_id: str) -> None:
+        self._runs.pop(run_id, None)
+
+    def is_active(self, run_id: str) -> bool:
+        exp = self._runs.get(run_id)
+        return exp is not None and exp >= time.time()
+
+    async def aadd(self, run_id: str, expires_at: float) -> None:
+        self.add(run_id, expires_at)
+
+    async def aremove(self, run_id: str) -> None:
+        self.remove(run_id)
+
+    async def ais_active(self, run_id: str) -> bool:
+        return self.is_active(run_id)
+
+
+class RedisRunStore:
+    """Active runs in Redis (``gateway:agent_run:<run_id>`` with the token's TTL).
+
+    Raises ``redis.RedisError`` (or ``OSError``) when Redis is unreachable; the caller
+    applies the fail-open/closed policy.
+    """
+
+    def __init__(self, url: str, *, timeout_s: float = 0.5) -> None:
+        import redis
+        import redis.asyncio as aredis
+
+        self._sync = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self._async = aredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+
+    @staticmethod
+    def _ttl_ms(expires_at: float) -> int:
+        return max(1, int((expires_at - time.time()) * 1000))
+
+    def add(self, run_id: str, expires_at: float) -> None:
+        self._sync.set(_REDIS_PREFIX + run_id, "1", px=self._ttl_ms(expires_at))
+
+    def remove(self, run_id: str) -> None:
+        self._sync.delete(_REDIS_PREFIX + run_id)
+
+    def is_active(self, run_id: str) -> bool:
+        return bool(self._sync.exists(_REDIS_PREFIX + run_id))
+
+    async def aadd(self, run_id: str, expires_at: float) -> None:
+        await self._async.set(_REDIS_PREFIX + run_id, "1", px=self._ttl_ms(expires_at))
+
+    async def aremove(self, run_id: str) -> None:
+        await self._async.delete(_REDIS_PREFIX + run_id)
+
+    async def ais_active(self, run_id: str) -> bool:
+        return bool(await self._async.exists(_REDIS_PREFIX + run_id))
+
+    async def aclose(self) -> None:
+        await self._async.aclose()
+        self._sync.close()
+
+
+def derive_secret(master_key: str) -> bytes:
+    """The signing secret derived from the master key (never the key itself)."""
+    return hmac.new(master_key.encode(), b"gateway-run-token-v1", hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _shared_state_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import redis
+
+        return (redis.RedisError, OSError, TimeoutError)
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return (OSError, TimeoutError)
+
+
+class RunTokens:
+    """Issues, verifies and revokes run tokens against one secret and one run store."""
+
+    def __init__(
+        self,
+        secret: bytes,
+        store: RunStore | None = None,
+        *,
+        on_store_failure: Literal["closed", "open"] = "closed",
+    ) -> None:
+        if not secret:
+            raise ValueError("run token secret must not be empty")
+        self._secret = secret
+        self.store: RunStore = store if store is not None else LocalRunStore()
+        self.on_store_failure = on_store_failure
+
+    # -- encoding ---------------------------------------------------------------------
+    def _sign(self, body: str) -> str:
+        return _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
+
+    def _encode(self, claims: RunClaims) -> str:
+        data = asdict(claims)
+        data["allowed_models"] = list(claims.allowed_models)
+        body = _b64(json.dumps(data, separators=(",", ":"), sort_keys=True).encode())
+        return f"{TOKEN_PREFIX}{body}.{self._sign(body)}"
+
+    def decode(self, token: str) -> RunClaims | None:
+        """The claims of a correctly signed, unexpired token (not checking revocation)."""
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
+            return None
+        body, _, sig = token[len(TOKEN_PREFIX) :].partition(".")
+        if not body or not sig or not hmac.compare_digest(sig, self._sign(body)):
+            return None
+        try:
+            data = json.loads(_unb64(body))
+            claims = RunClaims(
+                key_hash=str(data["key_hash"]),
+                run_id=str(data["run_id"]),
+                parent_request_id=str(data["parent_request_id"]),
+                agent=str(data["agent"]),
+                allowed_models=tuple(str(m) for m in data["allowed_models"]),
+                depth=int(data["depth"]),
+                expires_at=float(data["expires_at"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+        if claims.expires_at < time.time():
+            return None
+        return claims
+
+    # -- lifecycle --------------------------------------------------------------------
+    def _claims(
+        self,
+        key_hash: str,
+        run_id: str,
+        parent_request_id: str,
+        agent: str,
+        allowed_models: list[str],
+        depth: int,
+        ttl_s: float,
+    ) -> RunClaims:
+        return RunClaims(
+            key_hash=key_hash,
+            run_id=run_id,
+            parent_request_id=parent_request_id,
+            agent=agent,
+            allowed_models=tuple(allowed_models),
+            depth=depth,
+            expires_at=time.time() + ttl_s,
+        )
+
+    def issue(
+        self,
+        *,
+        key_hash: str,
+        run_id: str,
+        parent_request_id: str,
+        agent: str,
+        allowed_models: list[str],
+        depth: int,
+        ttl_s: float,
+    ) -> str:
+        claims = self._claims(key_hash, run_id, parent_request_id, agent, allowed_models, depth, ttl_s)
+        try:
+            self.store.add(run_id, claims.expires_at)
+        except _shared_state_errors():
+            self._store_failed("issue")
+        return self._encode(claims)
+
+    async def aissue(
+        self,
+        *,
+        key_hash: str,
+        run_id: str,
+        parent_request_id: str,
+        agent: str,
+        allowed_models: list[str],
+        depth: int,
+        ttl_s: float,
+    ) -> str:
+        claims = self._claims(key_hash, run_id, parent_request_id, agent, allowed_models, depth, ttl_s)
+        try:
+            await self.store.aadd(run_id, claims.expires_at)
+        except _shared_state_errors():
+            self._store_failed("issue")
+        return self._encode(claims)
+
+    def _store_failed(self, what: str) -> bool:
+        """Log and return whether to proceed (fail-open) for a store failure."""
+        log.warning("run store unreachable during %s; failing %s", what, self.on_store_failure)
+        return self.on_store_failure == "open"
+
+    def verify(self, token: str) -> RunClaims | None:
+        claims = self.decode(token)
+        if claims is None:
+            return None
+        try:
+            active = self.store.is_active(claims.run_id)
+        except _shared_state_errors():
+            active = self._store_failed("verify")
+        return claims if active else None
+
+    async def averify(self, token: str) -> RunClaims | None:
+        claims = self.decode(token)
+        if claims is None:
+            return None
+        try:
+            active = await self.store.ais_active(claims.run_id)
+        except _shared_state_errors():
+            active = self._store_failed("verify")
+        return claims if active else None
+
+    def revoke(self, run_id: str) -> None:
+        try:
+            self.store.remove(run_id)
+        except _shared_state_errors():
+            log.warning("run store unreachable; run %s expires with its token instead", run_id)
+
+    async def arevoke(self, run_id: str) -> None:
+        try:
+            await self.store.aremove(run_id)
+        except _shared_state_errors():
+            log.warning("run store unreachable; run %s expires with its token instead", run_id)
+
+
+_default: RunTokens | None = None
+
+
+def configure(tokens: RunTokens | None) -> None:
+    """Install the process's :class:`RunTokens` (done at start-up; None = rebuild lazily)."""
+    global _default
+    _default = tokens
+
+
+def get_run_tokens() -> RunTokens:
+    """The process's run tokens: secret and store from the settings and config."""
+    global _default
+    if _default is None:
+        from custom_hooks._settings import get_settings
+
+        settings = get_settings()
+        raw_secret = settings.run_token_secret
+        secret = (
+            hashlib.sha256(raw_secret.get_secret_value().encode()).digest()
+            if raw_secret is not None
+            else derive_secret(settings.resolved_master_key())
+        )
+        failure: Literal["closed", "open"] = "closed"
+        try:
+            from custom_hooks._lifecycle import current_config
+
+            failure = current_config().gateway.agents.shared_state_failure
+        except Exception:  # no readable config (unit use): keep the safe default
+            failure = "closed"
+        store: RunStore = RedisRunStore(settings.redis_url) if settings.redis_url else LocalRunStore()
+        _default = RunTokens(secret, store, on_store_failure=failure)
+    return _default
+
+
+def issue_run_token(
+    *,
+    key_hash: str,
+    run_id: str,
+    parent_request_id: str,
+    agent: str,
+    allowed_models: list[str],
+    depth: int,
+    ttl_s: float,
+) -> str:
+    """Issue a token for a run and mark the run active."""
+    return get_run_tokens().issue(
+        key_hash=key_hash,
+        run_id=run_id,
+        parent_request_id=parent_request_id,
+        agent=agent,
+        allowed_models=allowed_models,
+        depth=depth,
+        ttl_s=ttl_s,
+    )
+
+
+def verify_run_token(token: str) -> RunClaims | None:
+    """The token's claims, or None if badly signed, expired or its run has ended."""
+    return get_run_tokens().verify(token)
+
+
+async def averify_run_token(token: str) -> RunClaims | None:
+    """Async :func:`verify_run_token` (use this from custom auth: no blocking Redis call)."""
+    return await get_run_tokens().averify(token)
+
+
+def revoke_run(run_id: str) -> None:
+    """End a run: its token is refused from now on."""
+    get_run_tokens().revoke(run_id)

@@ -1,0 +1,112 @@
+"""Run tokens: signed, scoped, short-lived, and dead once the run ends."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from custom_hooks._run_tokens import (
+    TOKEN_PREFIX,
+    LocalRunStore,
+    RedisRunStore,
+    RunTokens,
+    derive_secret,
+)
+from tests.harness.services import RedisServer
+
+
+def _issue(tokens: RunTokens, run_id: str = "run-1", ttl_s: float = 60.0, depth: int = 1) -> str:
+    return tokens.issue(
+        key_hash="hash-abc",
+        run_id=run_id,
+        parent_request_id="req-1",
+        agent="research",
+        allowed_models=["default", "demo"],
+        depth=depth,
+        ttl_s=ttl_s,
+    )
+
+
+def test_issued_token_verifies_with_its_claims() -> None:
+    tokens = RunTokens(derive_secret("sk-master"))
+    token = _issue(tokens)
+    assert token.startswith(TOKEN_PREFIX)
+    claims = tokens.verify(token)
+    assert claims is not None
+    assert claims.key_hash == "hash-abc"
+    assert claims.run_id == "run-1"
+    assert claims.parent_request_id == "req-1"
+    assert claims.agent == "research"
+    assert claims.allowed_models == ("default", "demo")
+    assert claims.depth == 1
+    assert claims.expires_at > time.time()
+    assert claims.as_identity_run()["allowed_models"] == ["default", "demo"]
+
+
+def test_revoked_run_is_refused() -> None:
+    tokens = RunTokens(derive_secret("sk-master"))
+    token = _issue(tokens)
+    tokens.revoke("run-1")
+    assert tokens.verify(token) is None
+
+
+def test_expired_token_is_refused() -> None:
+    tokens = RunTokens(derive_secret("sk-master"))
+    token = _issue(tokens, ttl_s=-1)
+    assert tokens.verify(token) is None
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature
+        lambda t: t.replace(TOKEN_PREFIX, TOKEN_PREFIX + "x", 1),  # claims
+        lambda t: t.split(".")[0],  # no signature
+        lambda t: "sk-" + t,  # not a run token
+    ],
+)
+def test_tampered_token_is_refused(mangle: object) -> None:
+    tokens = RunTokens(derive_secret("sk-master"))
+    token = _issue(tokens)
+    assert tokens.verify(mangle(token)) is None  # type: ignore[operator]
+
+
+def test_other_secret_cannot_verify() -> None:
+    store = LocalRunStore()
+    token = _issue(RunTokens(derive_secret("sk-one"), store))
+    assert RunTokens(derive_secret("sk-two"), store).verify(token) is None
+
+
+async def test_async_paths_agree() -> None:
+    tokens = RunTokens(derive_secret("sk-master"))
+    token = await tokens.aissue(
+        key_hash="h", run_id="r2", parent_request_id="p", agent="a", allowed_models=["m"], depth=2, ttl_s=30
+    )
+    claims = await tokens.averify(token)
+    assert claims is not None and claims.depth == 2
+    await tokens.arevoke("r2")
+    assert await tokens.averify(token) is None
+
+
+@pytest.mark.redis
+def test_redis_store_shared_by_instances(redis_server: RedisServer) -> None:
+    secret = derive_secret("sk-master")
+    a = RunTokens(secret, RedisRunStore(redis_server.url))
+    b = RunTokens(secret, RedisRunStore(redis_server.url))
+    token = _issue(a, run_id="shared-run")
+    assert b.verify(token) is not None
+    b.revoke("shared-run")
+    assert a.verify(token) is None
+
+
+@pytest.mark.parametrize(("policy", "accepted"), [("closed", False), ("open", True)])
+async def test_unreachable_redis_policy(policy: str, accepted: bool) -> None:
+    secret = derive_secret("sk-master")
+    # A store pointed at a port nothing listens on behaves like Redis being down.
+    dead = RedisRunStore("redis://127.0.0.1:1/0", timeout_s=0.2)
+    tokens = RunTokens(secret, dead, on_store_failure=policy)  # type: ignore[arg-type]
+    token = _issue(tokens, run_id="r-down")
+    assert (tokens.verify(token) is not None) is accepted
+    assert ((await tokens.averify(token)) is not None) is accepted
+    tokens.revoke("r-down")  # logs, does not raise
