@@ -130,7 +130,11 @@ class DemoModel(CustomLLM):
             model=kwargs.get("model") or "echo",
             created=int(time.time()),
             choices=[{"index": 0, "message": message, "finish_reason": finish}],
-            usage={"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            usage={
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
         )
 
     async def astreaming(self, *args: Any, **kwargs: Any) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]
@@ -138,7 +142,11 @@ class DemoModel(CustomLLM):
         optional: dict[str, Any] = kwargs.get("optional_params") or {}
         reply = plan_reply(messages, optional.get("tools"))
         prompt, completion = _usage(messages, reply)
-        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
         if reply.tool_name is not None:
             yield {
                 "text": "",

@@ -1,7 +1,7 @@
 """``agent-gateway``: start the gateway, check its config.
 
-    agent-gateway serve            # validate config.yaml, then serve on :4000
-    agent-gateway check-config     # validate only; non-zero exit on errors
+agent-gateway serve            # validate config.yaml, then serve on :4000
+agent-gateway check-config     # validate only; non-zero exit on errors
 """
 
 from __future__ import annotations
@@ -45,7 +45,11 @@ def _report(settings: GatewaySettings) -> GatewayConfig | None:
 
 
 def _banner(settings: GatewaySettings, cfg: GatewayConfig, key_from_env: bool) -> str:
-    agents = [e["model_name"] for e in cfg.model_list if str(e["litellm_params"].get("model", "")).startswith("agent/")]
+    agents = [
+        e["model_name"]
+        for e in cfg.model_list
+        if str(e["litellm_params"].get("model", "")).startswith("agent/")
+    ]
     models = [m for m in cfg.model_names() if m not in agents]
     key_hint = "the key in GATEWAY_MASTER_KEY" if key_from_env else f"the key in {settings.master_key_path()}"
     host = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host
@@ -83,7 +87,9 @@ def _serve(settings: GatewaySettings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="agent-gateway", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="agent-gateway", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--config", help="path to config.yaml (env GATEWAY_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="validate the config and start the gateway")
