@@ -231,8 +231,9 @@ def check_config(path: Path | str) -> tuple[GatewayConfig | None, list[ConfigPro
             "name one of: " + ", ".join(sorted(names)),
         )
     used = _models_used_by_default(cfg)
+    unset_elsewhere: dict[str, list[str]] = {}
     for i, entry in enumerate(cfg.model_list):
-        name = entry.get("model_name")
+        name = str(entry.get("model_name"))
         for key, var in _env_refs(entry.get("litellm_params") or {}, f"model_list[{i}].litellm_params"):
             if os.environ.get(var):
                 continue
@@ -242,11 +243,13 @@ def check_config(path: Path | str) -> tuple[GatewayConfig | None, list[ConfigPro
                     f"environment variable {var} is unset, and model '{name}' is used by default",
                     f"export {var}=... or point gateway.default_model at another model",
                 )
-            else:
-                out.add(
-                    key,
-                    f"environment variable {var} is unset; calls to '{name}' will fail",
-                    f"export {var}=... to use '{name}'",
-                    fatal=False,
-                )
+            elif name not in unset_elsewhere.setdefault(var, []):
+                unset_elsewhere[var].append(name)
+    for var, names in unset_elsewhere.items():
+        out.add(
+            "model_list",
+            f"{var} is unset; calls to {', '.join(names)} will fail until it is set",
+            f"export {var}=... to use them",
+            fatal=False,
+        )
     return cfg, out.problems
