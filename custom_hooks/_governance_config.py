@@ -2,12 +2,71 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
 
-__all__ = ["GovernanceConfig"]
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["FailurePolicy", "GovernanceConfig", "LedgerSettings", "SpendSettings"]
+
+
+FailMode = Literal["open", "closed"]
+
+
+class FailurePolicy(BaseModel):
+    """What a check does when the state it needs is unreachable (gateway.governance.failure_policy).
+
+    ``open`` lets the request through (logged and counted); ``closed`` rejects it with 503
+    ``service_unavailable`` (clients may retry).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget_counters: FailMode = Field(default="open", description="Redis down during a budget check.")
+    budget_rebuild: FailMode = Field(
+        default="open", description="Store down when a budget window must be rebuilt from the ledger."
+    )
+    rate_limits: FailMode = Field(
+        default="open", description="Redis down during rpm/tpm/parallel checks (LiteLLM's limiter)."
+    )
+
+
+class LedgerSettings(BaseModel):
+    """Batching of ledger writes (gateway.governance.ledger)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    flush_interval_s: float = Field(default=0.5, gt=0, le=60)
+    max_buffered_rows: int = Field(default=100_000, ge=100, description="Rows kept while the store is down.")
+    retry_max_backoff_s: float = Field(default=30.0, gt=0)
+    drain_timeout_s: float = Field(default=20.0, gt=0, description="Time SIGTERM gives the queue to drain.")
+
+
+class SpendSettings(BaseModel):
+    """Budget enforcement (gateway.governance.spend)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enforce_budgets: bool = True
+    default_output_tokens: int = Field(
+        default=1024,
+        ge=1,
+        description="Output tokens a reservation assumes when neither routing nor max_tokens says.",
+    )
+    reservation_ttl_s: float = Field(
+        default=600.0, gt=0, description="A reservation never settled (crashed instance) expires after this."
+    )
+    redis_timeout_s: float = Field(
+        default=0.5, gt=0, description="Per-call timeout for budget counters in Redis."
+    )
+    headers: bool = Field(default=True, description="Send x-gateway-budget-* response headers.")
 
 
 class GovernanceConfig(BaseModel):
     """Keys, teams, budgets, ledger and failure policy (gateway.governance)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    failure_policy: FailurePolicy = FailurePolicy()
+    ledger: LedgerSettings = LedgerSettings()
+    spend: SpendSettings = SpendSettings()
