@@ -1,13 +1,70 @@
-"""Metrics, scraping and request logs (gateway.observability)."""
+"""Metrics, scraping, health and request logs (``gateway.observability``).
+
+Example::
+
+    gateway:
+      observability:
+        metrics_public: false          # /metrics needs GATEWAY_METRICS_TOKEN or the admin key
+        budget_metrics_per_key: false  # per key-alias budget gauges (cardinality: one series per key)
+        user_id_labels: false          # never label metrics with user ids unless opted in
+        request_log:
+          enabled: true
+          include_content: false       # prompts/completions never logged by default
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pathlib import Path
+from typing import Literal
 
-__all__ = ["ObservabilityConfig"]
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["HealthConfig", "ObservabilityConfig", "RequestLogConfig"]
+
+
+class RequestLogConfig(BaseModel):
+    """One structured JSON line per request (logger ``gateway.requests``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    include_content: bool = Field(
+        default=False,
+        description="Also log prompt and completion text. Off by default: logs are not a data store.",
+    )
+    destination: Literal["stderr", "stdout", "file"] = "stderr"
+    file: Path | None = Field(
+        default=None, description="Path for destination=file (appended, one line a request)."
+    )
+
+
+class HealthConfig(BaseModel):
+    """Readiness probes: how long each dependency check may take."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    check_timeout_s: float = Field(default=1.5, gt=0, le=30)
+    probe_interval_s: float = Field(
+        default=15.0, gt=0, description="Background refresh of the dependency-up gauges and budget gauges."
+    )
 
 
 class ObservabilityConfig(BaseModel):
-    """Metrics, scraping and request logs (gateway.observability)."""
+    """Metrics, scraping, health and request logs (gateway.observability)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a token (only where the network already limits who scrapes).",
+    )
+    budget_metrics_per_key: bool = Field(
+        default=False, description="Export budget gauges per key alias too (one series per key)."
+    )
+    user_id_labels: bool = Field(default=False, description="Allow user ids as metric labels (opt-in).")
+    request_id_header: str = Field(
+        default="x-request-id",
+        description="Header carrying the request id in and out (x-litellm-call-id always carries it too).",
+    )
+    request_log: RequestLogConfig = RequestLogConfig()
+    health: HealthConfig = HealthConfig()

@@ -52,6 +52,9 @@ class GatewaySettings(BaseSettings):
         default=None, description="Signs agent run tokens; unset = derived from the master key."
     )
     log_level: str = "INFO"
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token Prometheus uses to scrape /metrics (besides the admin key)."
+    )
 
     def resolved_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,180 @@
+"""The metrics hook: turns finished requests and rejections into the gateway's metrics.
+
+Configured as ``custom_hooks.metrics.metrics`` in ``litellm_settings.callbacks`` (after
+``prometheus``, the budget guard and the cost router). Which event feeds which metric:
+
+- success / failure logging events (one per LLM call, rejected calls included): tokens,
+  durations, spend, routing decisions, guardrail actions, agent runs, upstream failures;
+- ``async_post_call_failure_hook`` (once per refused request, auth failures included):
+  ``gateway_rejections_total{reason}``;
+- ``async_pre_call_hook``: stamps ``metadata["gateway"]["request_id"]`` for the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from litellm.integrations.custom_logger import CustomLogger
+from litellm.proxy._types import UserAPIKeyAuth
+
+from custom_hooks._metrics import GatewayMetrics, get_metrics
+from custom_hooks._observability_config import ObservabilityConfig
+from custom_hooks._request_event import RequestEvent, classify_exception, event_from_logging_kwargs
+
+__all__ = ["Metrics", "record_event"]
+
+log = logging.getLogger("gateway.metrics")
+
+_NONE = "none"
+
+
+def _label(value: Any) -> str:
+    return str(value) if value not in (None, "") else _NONE
+
+
+def _operation(event: RequestEvent) -> str:
+    return "invoke_agent" if event.is_agent_run else "chat"
+
+
+def record_event(m: GatewayMetrics, event: RequestEvent, cfg: ObservabilityConfig) -> None:
+    """Update every metric a finished LLM request feeds (success or failure)."""
+    op = _operation(event)
+    requested = event.requested_model
+    if event.is_agent_run:
+        requested = str((event.agent_run or {}).get("agent") or requested)
+    gen_ai = {
+        "gen_ai_operation_name": op,
+        "gen_ai_provider_name": _label(event.provider),
+        "gen_ai_request_model": _label(requested),
+        "gen_ai_response_model": _label(event.served_model),
+    }
+    rejected = event.rejected
+    if not rejected:
+        if event.latency_s is not None and event.latency_s >= 0:
+            m.operation_duration.labels(**gen_ai, error_type=_label(event.error_type)).observe(
+                event.latency_s
+            )
+        for token_type, count in (("input", event.prompt_tokens), ("output", event.completion_tokens)):
+            if event.status == "success" and count:
+                m.token_usage.labels(**gen_ai, gen_ai_token_type=token_type).observe(count)
+    if event.status == "success" and not event.is_agent_run and event.cost_usd:
+        m.spend.labels(team=_label(event.team_id), model=_label(event.served_model)).inc(event.cost_usd)
+    if event.status != "success" and not rejected:
+        m.upstream_failures.labels(
+            model=_label(event.served_model), error_type=_label(event.error_type)
+        ).inc()
+    if event.routing:
+        m.routing_decisions.labels(
+            requested_model=_label(event.routing.get("requested_model")),
+            served_model=_label(event.routing.get("served_model")),
+            reason=_label(event.routing.get("reason")),
+        ).inc()
+    for g in event.guardrails:
+        m.guardrail_actions.labels(
+            guardrail=_label(g.get("guardrail")),
+            entity=_label(g.get("entity")),
+            action=_label(g.get("action")),
+        ).inc()
+    if event.agent_run:
+        _record_agent_run(m, event.agent_run)
+
+
+def _record_agent_run(m: GatewayMetrics, run: Mapping[str, Any]) -> None:
+    agent, outcome = _label(run.get("agent")), _label(run.get("outcome"))
+    m.agent_runs.labels(agent=agent, outcome=outcome).inc()
+    duration = run.get("duration_s")
+    if isinstance(duration, int | float) and duration >= 0:
+        m.agent_run_duration.labels(agent=agent, outcome=outcome).observe(float(duration))
+    inner = run.get("inner_calls")
+    if isinstance(inner, int | float):
+        m.agent_run_llm_calls.labels(agent=agent).observe(float(inner))
+    tools = run.get("tool_calls")
+    if isinstance(tools, Mapping):
+        for tool, n in tools.items():
+            if isinstance(n, int | float):
+                m.agent_run_tool_calls.labels(agent=agent, tool=_label(tool)).observe(float(n))
+
+
+def _metadata_of(data: dict[str, Any]) -> dict[str, Any]:
+    for name in ("metadata", "litellm_metadata"):
+        md = data.get(name)
+        if isinstance(md, dict):
+            return md
+    md = data["metadata"] = {}
+    return md
+
+
+class Metrics(CustomLogger):
+    """Feeds the gateway's Prometheus metrics from LiteLLM's hook and logging events.
+
+    Stateless: the metrics live in :mod:`custom_hooks._metrics` (default registry); tests
+    pass their own ``GatewayMetrics`` built on a fresh registry.
+    """
+
+    def __init__(
+        self, metrics: GatewayMetrics | None = None, config: ObservabilityConfig | None = None
+    ) -> None:
+        super().__init__()
+        self._metrics = metrics
+        self._config = config
+
+    @property
+    def metrics(self) -> GatewayMetrics:
+        return self._metrics or get_metrics()
+
+    @property
+    def config(self) -> ObservabilityConfig:
+        if self._config is not None:
+            return self._config
+        from custom_hooks._lifecycle import current_config
+
+        try:
+            return current_config().gateway.observability
+        except Exception:  # no config in this process (unit use): defaults
+            return ObservabilityConfig()
+
+    async def async_pre_call_hook(
+        self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: Any
+    ) -> dict[str, Any]:
+        """Stamp the request id into ``metadata["gateway"]`` so the ledger row carries it."""
+        call_id = data.get("litellm_call_id")
+        if call_id:
+            gw = _metadata_of(data).setdefault("gateway", {})
+            if isinstance(gw, dict):
+                gw.setdefault("request_id", str(call_id))
+        return data
+
+    async def async_log_success_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._record(kwargs, "success")
+
+    async def async_log_failure_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._record(kwargs, "failure")
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict[str, Any],
+        original_exception: Exception,
+        user_api_key_dict: UserAPIKeyAuth,
+        traceback_str: str | None = None,
+    ) -> None:
+        """Count a refused request by its stable reason (upstream failures are counted elsewhere)."""
+        try:
+            kind, reason, status = classify_exception(original_exception)
+            if kind == "rejection":
+                self.metrics.rejections.labels(reason=reason, status=str(status)).inc()
+        except Exception:  # metrics must never break a response
+            log.exception("counting a rejection failed")
+
+    def _record(self, kwargs: Any, status: str) -> None:
+        try:
+            if not isinstance(kwargs, dict):
+                return
+            record_event(self.metrics, event_from_logging_kwargs(kwargs, status), self.config)
+        except Exception:  # metrics must never break a response
+            log.exception("recording metrics failed")

@@ -1,0 +1,203 @@
+"""One finished request, as metrics and request logs see it.
+
+LiteLLM hands logging callbacks a large ``kwargs`` dict; :func:`event_from_logging_kwargs`
+narrows it to the few fields we report. Where things come from (verified on 1.108.7):
+
+- our hooks' decisions: ``kwargs["litellm_params"]["metadata"]["gateway"]`` (the same dict the
+  pre-call hooks wrote into ``data["metadata"]["gateway"]``), on success *and* failure events,
+  including requests a pre-call hook rejected;
+- identity, cost, tokens, timings: ``kwargs["standard_logging_object"]``;
+- the request id: ``kwargs["litellm_call_id"]``, which the request-id middleware made equal
+  to the ``x-request-id`` returned to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from fastapi import HTTPException
+from litellm.proxy._types import ProxyException
+
+__all__ = ["RequestEvent", "classify_exception", "event_from_logging_kwargs", "gateway_metadata"]
+
+_STATUS_REASONS = {
+    401: "invalid_api_key",
+    403: "permission_denied",
+    404: "not_found",
+    408: "timeout",
+    413: "request_too_large",
+    429: "rate_limit_exceeded",
+}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def gateway_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata["gateway"]`` from a logging payload (either metadata spelling)."""
+    params = _dict(kwargs.get("litellm_params"))
+    for name in ("metadata", "litellm_metadata"):
+        gw = _dict(params.get(name)).get("gateway")
+        if isinstance(gw, dict):
+            return gw
+    return {}
+
+
+def _code_from_detail(detail: Any) -> str | None:
+    if isinstance(detail, dict):
+        err = detail.get("error")
+        if isinstance(err, dict) and isinstance(err.get("code"), str):
+            return str(err["code"])
+        if isinstance(detail.get("code"), str):
+            return str(detail["code"])
+    return None
+
+
+def classify_exception(exc: BaseException) -> tuple[str, str, int]:
+    """``(kind, reason, status)``: kind is "rejection" (the gateway refused) or "upstream".
+
+    The reason is the stable gateway code when there is one (``budget_exceeded``,
+    ``guardrail_blocked``, ...), else one derived from the HTTP status.
+    """
+    gateway_code = getattr(exc, "gateway_code", None)
+    if isinstance(exc, ProxyException):
+        status = int(exc.code) if str(exc.code).isdigit() else 500
+        reason = gateway_code or exc.openai_code or exc.type or _STATUS_REASONS.get(status, f"http_{status}")
+        if str(reason).isdigit():
+            reason = _STATUS_REASONS.get(status, f"http_{status}")
+        return "rejection", str(reason), status
+    if isinstance(exc, HTTPException):
+        status = int(exc.status_code)
+        reason = _code_from_detail(exc.detail) or _STATUS_REASONS.get(status, f"http_{status}")
+        return "rejection", reason, status
+    status = int(getattr(exc, "status_code", 500) or 500)
+    name = type(exc).__name__
+    if name == "BudgetExceededError":  # LiteLLM's own budget checks
+        return "rejection", "budget_exceeded", 400
+    if isinstance(exc, openai.APIError) or type(exc).__module__.startswith("litellm"):
+        return "upstream", name, status
+    return "rejection", _STATUS_REASONS.get(status, "internal_error"), status
+
+
+@dataclass
+class RequestEvent:
+    """What one LLM request did, without prompt or completion text (unless asked for)."""
+
+    request_id: str | None
+    status: str  # "success" | "failure"
+    call_type: str | None = None
+    key_alias: str | None = None
+    key_hash: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
+    requested_model: str | None = None
+    served_model: str | None = None
+    provider: str | None = None
+    response_model: str | None = None
+    stream: bool = False
+    cache_hit: bool = False
+    latency_s: float | None = None
+    time_to_first_token_s: float | None = None
+    cost_usd: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    error_type: str | None = None
+    error_code: str | None = None
+    rejected: bool = False  # refused by the gateway (a hook or limiter), not failed upstream
+    reason: str | None = None  # stable reason code of a failure (budget_exceeded, guardrail_blocked, ...)
+    routing: dict[str, Any] | None = None
+    guardrails: list[dict[str, Any]] = field(default_factory=list)
+    budget: dict[str, Any] | None = None
+    agent_run: dict[str, Any] | None = None
+    messages: Any = None
+    response: Any = None
+
+    @property
+    def is_agent_run(self) -> bool:
+        return bool(self.agent_run)
+
+
+def _failure(slo: Mapping[str, Any], exc: Any) -> tuple[str | None, str | None, bool, str | None]:
+    """``(error_type, status code, rejected, reason)`` of a failure event."""
+    info = _dict(slo.get("error_information"))
+    err_type = _str(info.get("error_class")) or (type(exc).__name__ if exc is not None else None)
+    code = _str(info.get("error_code"))
+    if isinstance(exc, BaseException):
+        kind, reason, status = classify_exception(exc)
+        return err_type, code or str(status), kind == "rejection", reason
+    rejected = not _str(info.get("llm_provider"))
+    return err_type, code, rejected, None
+
+
+def event_from_logging_kwargs(kwargs: Mapping[str, Any], status: str) -> RequestEvent:
+    """Build a :class:`RequestEvent` from a success or failure logging payload."""
+    slo = _dict(kwargs.get("standard_logging_object"))
+    md = _dict(slo.get("metadata"))
+    gw = gateway_metadata(kwargs)
+    params = _dict(kwargs.get("litellm_params"))
+    raw_md = _dict(params.get("metadata")) or _dict(params.get("litellm_metadata"))
+    routing = _dict(gw.get("routing")) or None
+    start, end = _float(slo.get("startTime")), _float(slo.get("endTime"))
+    first = _float(slo.get("completionStartTime"))
+    err_type, err_code, rejected, reason = None, None, False, None
+    if status != "success":
+        err_type, err_code, rejected, reason = _failure(slo, kwargs.get("exception"))
+    served = _str(slo.get("model_group")) or _str(raw_md.get("model_group")) or _str(kwargs.get("model"))
+    requested = (
+        _str((routing or {}).get("requested_model")) or _str(raw_md.get("original_model_group")) or served
+    )
+    guardrails = gw.get("guardrails")
+    return RequestEvent(
+        request_id=_str(gw.get("request_id")) or _str(kwargs.get("litellm_call_id")) or _str(slo.get("id")),
+        status=status,
+        call_type=_str(slo.get("call_type")) or _str(kwargs.get("call_type")),
+        key_alias=_str(md.get("user_api_key_alias")),
+        key_hash=_str(md.get("user_api_key_hash")),
+        team_id=_str(md.get("user_api_key_team_id")),
+        user_id=_str(md.get("user_api_key_user_id")),
+        requested_model=requested,
+        served_model=served,
+        provider=_str(slo.get("custom_llm_provider")),
+        response_model=_str(slo.get("model")),
+        stream=bool(slo.get("stream") or kwargs.get("stream")),
+        cache_hit=bool(slo.get("cache_hit")),
+        latency_s=(end - start) if start is not None and end is not None else None,
+        time_to_first_token_s=(first - start)
+        if first is not None and start is not None and first > start
+        else None,
+        cost_usd=_float(slo.get("response_cost")),
+        prompt_tokens=_int(slo.get("prompt_tokens")),
+        completion_tokens=_int(slo.get("completion_tokens")),
+        error_type=err_type,
+        error_code=err_code,
+        rejected=rejected,
+        reason=reason,
+        routing=routing,
+        guardrails=[g for g in guardrails if isinstance(g, dict)] if isinstance(guardrails, list) else [],
+        budget=_dict(gw.get("budget")) or None,
+        agent_run=_dict(gw.get("agent_run")) or None,
+        messages=slo.get("messages"),
+        response=slo.get("response"),
+    )
