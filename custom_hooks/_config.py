@@ -245,10 +245,10 @@ def check_config(path: Path | str) -> tuple[GatewayConfig | None, list[ConfigPro
                 )
             elif name not in unset_elsewhere.setdefault(var, []):
                 unset_elsewhere[var].append(name)
-    for var, names in unset_elsewhere.items():
+    for var, affected in unset_elsewhere.items():
         out.add(
             "model_list",
-            f"{var} is unset; calls to {', '.join(names)} will fail until it is set",
+            f"{var} is unset; calls to {', '.join(affected)} will fail until it is set",
             f"export {var}=... to use them",
             fatal=False,
         )
