@@ -101,9 +101,8 @@ def test_cache_hit_costs_nothing() -> None:
 
 
 def test_failure_costs_nothing_and_names_the_error() -> None:
-    row = ledger_row(
-        payload(cost=0.5, exception=RuntimeError("x"), error_class="InternalServerError"), START, END, failed=True
-    )
+    kwargs = payload(cost=0.5, exception=RuntimeError("x"), error_class="InternalServerError")
+    row = ledger_row(kwargs, START, END, failed=True)
     assert row is not None
     assert (row["status"], row["cost"], row["prompt_tokens"]) == ("failure", 0.0, 0)
     assert row["error_class"] == "InternalServerError"
@@ -188,7 +187,9 @@ async def test_background_writer_flushes_on_its_own(store: Store) -> None:
     assert await w.drain(1.0) == 0
 
 
-async def test_store_outage_buffers_counts_and_recovers(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+async def test_store_outage_buffers_counts_and_recovers(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     flaky = FlakyStore(store)
     w = LedgerWriter(flaky.insert, LedgerSettings(batch_size=10))
     flaky.down = True
