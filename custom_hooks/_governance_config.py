@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FailurePolicy", "GovernanceConfig", "LedgerSettings", "SpendSettings"]
+__all__ = ["FailurePolicy", "GovernanceConfig", "IdentitySettings", "LedgerSettings", "SpendSettings"]
 
 
 FailMode = Literal["open", "closed"]
@@ -62,10 +62,31 @@ class SpendSettings(BaseModel):
     headers: bool = Field(default=True, description="Send x-gateway-budget-* response headers.")
 
 
+class IdentitySettings(BaseModel):
+    """Custom auth (gateway.governance.identity)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auth_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a resolved key is cached in-process; another instance sees a block, "
+        "delete or rotation within this many seconds.",
+    )
+    user_max_budget: float | None = Field(
+        default=None, ge=0, description="Budget of every user_id (the 'user' scope); unset = none."
+    )
+    user_budget_duration: str | None = Field(
+        default=None, description="Window of user_max_budget: 1h, 1d, 30d."
+    )
+
+
 class GovernanceConfig(BaseModel):
     """Keys, teams, budgets, ledger and failure policy (gateway.governance)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    identity: IdentitySettings = IdentitySettings()
 
     failure_policy: FailurePolicy = FailurePolicy()
     ledger: LedgerSettings = LedgerSettings()

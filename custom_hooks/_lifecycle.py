@@ -48,6 +48,7 @@ def current_config() -> GatewayConfig:
 def _register_components() -> None:
     """Import the modules that own process state so they register their start/stop."""
     # Each area adds its import here, e.g. ``import custom_hooks._governance  # noqa: F401``.
+    import custom_hooks._store  # noqa: F401  (first: opens before, closes after its users)
 
 
 async def startup() -> None:
