@@ -49,6 +49,8 @@ def _register_components() -> None:
     """Import the modules that own process state so they register their start/stop."""
     # Each area adds its import here, e.g. ``import custom_hooks._governance  # noqa: F401``.
     import custom_hooks._store  # noqa: F401  (first: opens before, closes after its users)
+    import custom_hooks._ledger  # noqa: F401  (after the store: drains before it closes)
+    import custom_hooks._budgets  # noqa: F401
 
 
 async def startup() -> None:
