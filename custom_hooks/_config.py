@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from agent_routes._config import AgentsConfig
 from custom_hooks._errors import ConfigError
 from custom_hooks._governance_config import GovernanceConfig
-from custom_hooks._guardrail_config import GuardrailsConfig
+from custom_hooks._guardrail_config import GuardrailsConfig, check_guardrail_entries
 from custom_hooks._observability_config import ObservabilityConfig
 from custom_hooks._routing_config import RoutingConfig
 
@@ -222,6 +222,8 @@ def check_config(path: Path | str) -> tuple[GatewayConfig | None, list[ConfigPro
             resolve_dotted(dotted)
         except ImportError as exc:
             out.add(key, f"cannot import '{dotted}' ({exc})", "check the module and attribute name")
+    for key, problem, fix in check_guardrail_entries(cfg.raw):
+        out.add(key, problem, fix)
 
     names = set(cfg.model_names())
     if cfg.gateway.default_model not in names:
@@ -230,6 +232,10 @@ def check_config(path: Path | str) -> tuple[GatewayConfig | None, list[ConfigPro
             f"'{cfg.gateway.default_model}' is not a model_name in model_list",
             "name one of: " + ", ".join(sorted(names)),
         )
+    from agent_routes._registry import registry_problems
+
+    for key, problem, fix in registry_problems(cfg.gateway.agents, cfg.model_list):
+        out.add(key, problem, fix)
     used = _models_used_by_default(cfg)
     unset_elsewhere: dict[str, list[str]] = {}
     for i, entry in enumerate(cfg.model_list):

@@ -1,0 +1,325 @@
+"""What every guardrail shares: findings, text walking, masking, the placeholder vault,
+decision records and the block adapter.
+
+Detectors (``_pii``, ``_secrets_scan``, ...) are pure ``text -> findings`` functions. The
+hooks walk every text slot of a request or response with :func:`request_slots` /
+:func:`response_slots`, rewrite slots with :func:`apply_spans`, record what they decided
+with :func:`record` (entity types and actions only, never the text) and reject with
+:func:`blocked`.
+
+Reversible masking keeps ``placeholder -> original`` in a process-local :data:`VAULT`
+keyed by a random id stored in the request metadata: the values never enter the request
+(nor its logs) and live only until the answer is restored, or ``ttl_s``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from custom_hooks._errors import GatewayProxyException, GuardrailBlocked, to_proxy_exception
+
+__all__ = [
+    "VAULT",
+    "VAULT_KEY",
+    "Finding",
+    "Masker",
+    "Span",
+    "TextSlot",
+    "VaultStore",
+    "apply_spans",
+    "blocked",
+    "gateway_metadata",
+    "identity_of",
+    "non_overlapping",
+    "record",
+    "request_slots",
+    "response_slots",
+]
+
+log = logging.getLogger("gateway.guardrails")
+
+VAULT_KEY = "gateway_guardrail_vault"  # data["metadata"][VAULT_KEY]: opaque vault id
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A detected entity at ``text[start:end]`` (the text itself is never copied out)."""
+
+    entity: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+    replacement: str
+    entity: str = ""
+
+
+def non_overlapping(findings: Iterable[Finding]) -> list[Finding]:
+    """Leftmost-longest findings that do not overlap, in text order."""
+    out: list[Finding] = []
+    last_end = -1
+    for f in sorted(findings, key=lambda f: (f.start, f.start - f.end)):
+        if f.start >= last_end:
+            out.append(f)
+            last_end = f.end
+    return out
+
+
+def apply_spans(text: str, spans: Iterable[Span]) -> str:
+    """Replace sorted, non-overlapping spans in one join."""
+    parts: list[str] = []
+    pos = 0
+    for s in spans:
+        parts.append(text[pos : s.start])
+        parts.append(s.replacement)
+        pos = s.end
+    if pos == 0:
+        return text
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+@dataclass(slots=True)
+class TextSlot:
+    """One piece of text in a request or response, and how to write it back."""
+
+    role: str
+    text: str
+    setter: Callable[[str], None]
+
+    def set(self, value: str) -> None:
+        if value != self.text:
+            self.setter(value)
+            self.text = value
+
+
+def _item_setter(container: Any, key: Any) -> Callable[[str], None]:
+    def set_(value: str) -> None:
+        container[key] = value
+
+    return set_
+
+
+def _attr_setter(obj: Any, name: str) -> Callable[[str], None]:
+    def set_(value: str) -> None:
+        setattr(obj, name, value)
+
+    return set_
+
+
+def _message_slots(msg: Mapping[str, Any]) -> Iterator[TextSlot]:
+    role = str(msg.get("role") or "user")
+    content = msg.get("content")
+    if isinstance(content, str):
+        yield TextSlot(role, content, _item_setter(msg, "content"))
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                yield TextSlot(role, part["text"], _item_setter(part, "text"))
+    for call in msg.get("tool_calls") or ():
+        fn = call.get("function") if isinstance(call, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+            yield TextSlot(role, fn["arguments"], _item_setter(fn, "arguments"))
+    legacy = msg.get("function_call")
+    if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
+        yield TextSlot(role, legacy["arguments"], _item_setter(legacy, "arguments"))
+
+
+def request_slots(data: Mapping[str, Any]) -> Iterator[TextSlot]:
+    """Every text a request sends upstream: message contents, text parts, tool-call
+    arguments (chat), ``input`` (embeddings/responses) and ``prompt`` (completions)."""
+    for msg in data.get("messages") or ():
+        if isinstance(msg, dict):
+            yield from _message_slots(msg)
+    for key in ("input", "prompt"):
+        value = data.get(key)
+        if isinstance(value, str):
+            yield TextSlot("user", value, _item_setter(data, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, str):
+                    yield TextSlot("user", item, _item_setter(value, i))
+                elif isinstance(item, dict):
+                    yield from _message_slots(item)
+
+
+def response_slots(response: Any) -> Iterator[TextSlot]:
+    """Every text of a (non-streaming) chat completion: contents and tool-call arguments."""
+    for choice in getattr(response, "choices", None) or ():
+        msg = getattr(choice, "message", None)
+        if msg is None:
+            continue
+        if isinstance(getattr(msg, "content", None), str):
+            yield TextSlot("assistant", msg.content, _attr_setter(msg, "content"))
+        for call in getattr(msg, "tool_calls", None) or ():
+            fn = getattr(call, "function", None)
+            if fn is not None and isinstance(getattr(fn, "arguments", None), str):
+                yield TextSlot("assistant", fn.arguments, _attr_setter(fn, "arguments"))
+
+
+class Masker:
+    """Numbered, consistent placeholders per request: the same value gets the same one."""
+
+    __slots__ = ("_by_value", "_counts", "vault")
+
+    def __init__(self, vault: dict[str, str] | None = None) -> None:
+        self.vault: dict[str, str] = vault if vault is not None else {}
+        self._by_value: dict[tuple[str, str], str] = {}
+        self._counts: dict[str, int] = {}
+        for ph, value in self.vault.items():  # continue numbering after an existing vault
+            label = ph[1:].rsplit("_", 1)[0]
+            self._by_value[(label, value)] = ph
+            self._counts[label] = self._counts.get(label, 0) + 1
+
+    def placeholder(self, label: str, value: str) -> str:
+        ph = self._by_value.get((label, value))
+        if ph is None:
+            n = self._counts.get(label, 0) + 1
+            self._counts[label] = n
+            ph = f"[{label}_{n}]"
+            self._by_value[(label, value)] = ph
+            self.vault[ph] = value
+        return ph
+
+
+@dataclass
+class _VaultEntry:
+    values: dict[str, str]
+    call_id: str | None
+    expires: float = field(default=0.0)
+
+
+class VaultStore:
+    """Process-local ``vault id -> {placeholder: original}``, bounded and expiring.
+
+    The pre-call hook and the post-call hooks of one request run in the same process,
+    so nothing here needs sharing; entries of requests that never complete expire.
+    """
+
+    def __init__(self, ttl_s: float = 900.0, max_entries: int = 50_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, _VaultEntry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, values: dict[str, str], call_id: str | None) -> str:
+        vault_id = secrets.token_urlsafe(16)
+        now = time.monotonic()
+        with self._lock:
+            self._entries[vault_id] = _VaultEntry(values, call_id, now + self.ttl_s)
+            while self._entries:
+                oldest_id, oldest = next(iter(self._entries.items()))
+                if oldest.expires > now and len(self._entries) <= self.max_entries:
+                    break
+                del self._entries[oldest_id]
+        return vault_id
+
+    def get(self, vault_id: object, call_id: str | None) -> dict[str, str] | None:
+        if not isinstance(vault_id, str):
+            return None
+        with self._lock:
+            entry = self._entries.get(vault_id)
+        if entry is None or entry.expires < time.monotonic() or entry.call_id != call_id:
+            return None
+        return entry.values
+
+    def drop(self, vault_id: object) -> None:
+        if isinstance(vault_id, str):
+            with self._lock:
+                self._entries.pop(vault_id, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+VAULT = VaultStore()
+
+
+def gateway_metadata(data: dict[str, Any]) -> dict[str, Any]:
+    """``data["metadata"]["gateway"]``, created if missing."""
+    meta = data.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+        data["metadata"] = meta
+    gw = meta.get("gateway")
+    if not isinstance(gw, dict):
+        gw = {}
+        meta["gateway"] = gw
+    return gw
+
+
+def identity_of(user_api_key_dict: Any) -> dict[str, Any]:
+    """The caller's ``gateway_identity`` (empty when custom auth set none, e.g. admin)."""
+    meta = getattr(user_api_key_dict, "metadata", None) or {}
+    ident = meta.get("gateway_identity") if isinstance(meta, dict) else None
+    if isinstance(ident, dict):
+        return ident
+    team = getattr(user_api_key_dict, "team_id", None)
+    return {"team_id": team} if team else {}
+
+
+def record(
+    data: dict[str, Any],
+    guardrail: str,
+    counts: Mapping[tuple[str | None, str], int],
+    duration_ms: float,
+    phase: str = "input",
+) -> list[dict[str, Any]]:
+    """Record decisions as data and as one structured log line, never with content.
+
+    ``counts`` maps (entity, action) to how many times; an empty mapping records a
+    single ``allowed`` decision so every guardrail that ran leaves a trace.
+    """
+    entries: list[dict[str, Any]] = [
+        {
+            "guardrail": guardrail,
+            "entity": entity,
+            "action": action,
+            "count": n,
+            "phase": phase,
+            "duration_ms": round(duration_ms, 3),
+        }
+        for (entity, action), n in (counts.items() if counts else [((None, "allowed"), 0)])
+    ]
+    gw = gateway_metadata(data)
+    existing = gw.get("guardrails")
+    if isinstance(existing, list):
+        existing.extend(entries)
+    else:
+        gw["guardrails"] = entries
+    if counts and log.isEnabledFor(logging.INFO):
+        log.info(
+            json.dumps(
+                {
+                    "event": "guardrail_decision",
+                    "call_id": data.get("litellm_call_id"),
+                    "decisions": [
+                        {k: e[k] for k in ("guardrail", "entity", "action", "count", "phase")}
+                        for e in entries
+                    ],
+                },
+                separators=(",", ":"),
+            )
+        )
+    return entries
+
+
+def blocked(guardrail: str, entity: str, what: str, hint: str) -> GatewayProxyException:
+    """The rejection for a blocked request: names guardrail and entity, never the text."""
+    err = GuardrailBlocked(
+        f"Request blocked by guardrail '{guardrail}': {what} (entity: {entity}). {hint}",
+        param=entity,
+    )
+    return to_proxy_exception(err)

@@ -1,0 +1,111 @@
+"""Mask (or restore) text in a stream without letting a match slip through a chunk split.
+
+:class:`StreamMasker` keeps the text not yet sent. On every chunk it scans that text,
+sends everything up to a cut point and keeps the rest: the cut is ``holdback`` chars
+before the end, and earlier still if a match (a key, a placeholder, an unterminated
+private-key block) reaches past it, since more text could still extend that match.
+At the end of the stream the rest is scanned once more and flushed. So a secret split
+over any number of chunks is replaced as a whole, and the caller sees text delayed by
+at most ``holdback`` characters.
+
+:func:`mask_chunks` applies one masker per choice to a LiteLLM chunk stream. It only
+rewrites ``delta.content``: every chunk is still yielded (with held-back text removed),
+so SSE framing, roles, tool-call deltas, finish reasons and usage pass unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from custom_hooks._guardrail_core import Span, apply_spans
+
+__all__ = ["Scanner", "StreamMasker", "mask_chunks"]
+
+Scanner = Callable[[str], list[Span]]  # sorted, non-overlapping spans with replacements
+
+
+class StreamMasker:
+    """Incremental masking: ``push`` returns what is safe to send, ``flush`` the rest."""
+
+    __slots__ = ("_pending", "holdback", "on_apply", "scan")
+
+    def __init__(
+        self, scan: Scanner, holdback: int = 128, on_apply: Callable[[Span], None] | None = None
+    ) -> None:
+        self.scan = scan
+        self.holdback = holdback
+        self.on_apply = on_apply
+        self._pending = ""
+
+    def push(self, text: str) -> str:
+        pending = self._pending + text
+        cut = len(pending) - self.holdback
+        if cut <= 0:
+            self._pending = pending
+            return ""
+        spans = self.scan(pending)
+        done: list[Span] = []
+        for s in spans:
+            if s.end > cut:
+                cut = min(cut, s.start)
+                break
+            done.append(s)
+        self._pending = pending[cut:]
+        return self._apply(pending[:cut], done)
+
+    def flush(self) -> str:
+        pending, self._pending = self._pending, ""
+        return self._apply(pending, self.scan(pending)) if pending else ""
+
+    def _apply(self, text: str, spans: list[Span]) -> str:
+        if self.on_apply is not None:
+            for s in spans:
+                self.on_apply(s)
+        return apply_spans(text, spans)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+
+def _choices(chunk: Any) -> list[Any]:
+    return list(getattr(chunk, "choices", None) or ())
+
+
+async def mask_chunks(
+    chunks: AsyncIterator[Any], make_masker: Callable[[], StreamMasker]
+) -> AsyncIterator[Any]:
+    """Yield ``chunks`` with each choice's ``delta.content`` passed through its own masker."""
+    maskers: dict[int, StreamMasker] = {}
+    template: Any = None
+    async for chunk in chunks:
+        for choice in _choices(chunk):
+            delta = getattr(choice, "delta", None)
+            if delta is None:
+                continue
+            idx = int(getattr(choice, "index", 0) or 0)
+            masker = maskers.get(idx)
+            if masker is None:
+                masker = maskers[idx] = make_masker()
+            content = getattr(delta, "content", None)
+            out = masker.push(content) if isinstance(content, str) and content else ""
+            if getattr(choice, "finish_reason", None):
+                out += masker.flush()
+            if isinstance(content, str) or out:
+                delta.content = out
+            template = chunk
+        yield chunk
+    # The stream ended without a finish reason for some choice: send what is held back.
+    for idx, masker in maskers.items():
+        rest = masker.flush()
+        if rest and template is not None:
+            extra = copy.deepcopy(template)
+            kept = [c for c in _choices(extra) if int(getattr(c, "index", 0) or 0) == idx][:1]
+            if not kept:
+                continue
+            kept[0].delta.content = rest
+            kept[0].finish_reason = None
+            extra.choices = kept
+            yield extra
