@@ -20,6 +20,9 @@ _litellm_lifespan = app.router.lifespan_context
 
 def _mount_routes() -> None:
     """Mount our routers on LiteLLM's app (each area adds its router here)."""
+    from custom_hooks import admin_api
+
+    admin_api.mount(app)
 
 
 @asynccontextmanager

@@ -75,7 +75,9 @@ async def test_teams_crud(store: Store) -> None:
     with pytest.raises(StoreConflict):
         await store.create_team({"team_id": "research"})
     updated = await store.update_team("research", {"rpm_limit": 10, "metadata": {"cost_center": "r&d"}})
-    assert updated is not None and updated["rpm_limit"] == 10 and updated["metadata"] == {"cost_center": "r&d"}
+    assert (
+        updated is not None and updated["rpm_limit"] == 10 and updated["metadata"] == {"cost_center": "r&d"}
+    )
     assert await store.update_team("nope", {"rpm_limit": 1}) is None
     assert [t["team_id"] for t in await store.list_teams()] == ["research"]
 
@@ -124,7 +126,7 @@ async def test_ledger_insert_is_idempotent_per_request_id(store: Store) -> None:
     now = datetime.now(UTC)
     rows = [_row(i, now, key_hash="k", cost=0.25) for i in range(3)]
     assert await store.insert_ledger_rows(rows) == 3
-    assert await store.insert_ledger_rows(rows[1:] + [_row(9, now, key_hash="k", cost=1.0)]) == 1
+    assert await store.insert_ledger_rows([*rows[1:], _row(9, now, key_hash="k", cost=1.0)]) == 1
     assert await store.spend_since("key", "k", now - timedelta(seconds=1)) == pytest.approx(1.75)
     assert await store.insert_ledger_rows([]) == 0
 
@@ -157,8 +159,26 @@ async def test_spend_report_groups_and_totals(store: Store) -> None:
     common = {"prompt_tokens": 10, "completion_tokens": 5}
     await store.insert_ledger_rows(
         [
-            _row(1, day1, key_hash="a", key_alias="alpha", team_id="t1", served_model="gpt-4o", cost=1.0, **common),
-            _row(2, day2, key_hash="a", key_alias="alpha", team_id="t1", served_model="gpt-4o", cost=2.0, **common),
+            _row(
+                1,
+                day1,
+                key_hash="a",
+                key_alias="alpha",
+                team_id="t1",
+                served_model="gpt-4o",
+                cost=1.0,
+                **common,
+            ),
+            _row(
+                2,
+                day2,
+                key_hash="a",
+                key_alias="alpha",
+                team_id="t1",
+                served_model="gpt-4o",
+                cost=2.0,
+                **common,
+            ),
             _row(3, day2, key_hash="b", team_id="t2", requested_model="demo", cost=0.5, **common),
             _row(4, day2, key_hash="b", team_id="t2", requested_model="demo", status="failure", **common),
         ]

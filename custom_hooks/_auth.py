@@ -1,0 +1,277 @@
+"""Resolve a presented key to an :class:`Identity`, and that to LiteLLM's ``UserAPIKeyAuth``.
+
+:class:`Authenticator` holds the only auth state: a short in-process cache of resolved
+keys (``gateway.governance.auth_cache_ttl_s``, default 5 s). Admin changes made through
+this instance invalidate it at once; another instance sees a change (block, delete,
+rotate, new limits) within that TTL at most.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from litellm.proxy._types import LitellmUserRoles, UserAPIKeyAuth
+
+from custom_hooks import _lifecycle
+from custom_hooks._errors import AuthenticationFailed, PermissionDenied
+from custom_hooks._keys import (
+    RUN_TOKEN_PREFIX,
+    Identity,
+    RunInfo,
+    hash_key,
+    hashes_equal,
+    identity_from_records,
+)
+from custom_hooks._store import Row, Store, get_store
+
+__all__ = [
+    "Authenticator",
+    "KeyBlocked",
+    "KeyExpired",
+    "ModelNotAllowed",
+    "get_authenticator",
+    "invalidate_cache",
+    "presented_key",
+]
+
+log = logging.getLogger("gateway.auth")
+
+_CachedKey = tuple[float, Row, Row | None]
+
+
+class KeyExpired(AuthenticationFailed):
+    code = "key_expired"
+
+
+class KeyBlocked(AuthenticationFailed):
+    code = "key_blocked"
+
+
+class ModelNotAllowed(PermissionDenied):
+    code = "model_not_allowed"
+
+
+_NO_KEY = AuthenticationFailed(
+    "No API key was sent. Pass your gateway key as 'Authorization: Bearer <key>' (or an 'api-key' header)."
+)
+_UNKNOWN = AuthenticationFailed("Invalid API key. Check the key, or ask your gateway admin for a new one.")
+
+
+def presented_key(request: Request) -> str:
+    """The key a client sent: ``Authorization: Bearer <key>`` or an ``api-key`` header."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return (request.headers.get("api-key") or auth).strip()
+
+
+class Authenticator:
+    """Authenticate keys against the store. One per process; tests build their own."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        master_key: str,
+        model_names: Callable[[], Sequence[str]] = list,
+        cache_ttl_s: float = 5.0,
+        user_budget: tuple[float | None, str | None] = (None, None),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self._master = master_key
+        self._master_hash = hash_key(master_key)
+        self._model_names = model_names
+        self._ttl = cache_ttl_s
+        self._user_budget = user_budget
+        self._clock = clock
+        self._cache: dict[str, _CachedKey] = {}
+
+    def invalidate(self) -> None:
+        """Forget every cached key (after any admin change made on this instance)."""
+        self._cache.clear()
+
+    # --- identity --------------------------------------------------------------------
+
+    def master_identity(self) -> Identity:
+        return Identity(
+            key_hash=self._master_hash,
+            key_alias="master",
+            user_id="admin",
+            team_id=None,
+            is_admin=True,
+            tier="admin",
+        )
+
+    async def identify(self, api_key: str) -> Identity:
+        """The identity behind a raw key or run token; raises a 401 :class:`GatewayError`."""
+        if not api_key:
+            raise _NO_KEY
+        if hmac.compare_digest(api_key.encode(), self._master.encode()):
+            return self.master_identity()
+        if api_key.startswith(RUN_TOKEN_PREFIX):
+            return await self._identify_run(api_key)
+        secret_hash = hash_key(api_key)
+        key, team = await self._load(
+            f"s:{secret_hash}", lambda: self.store.get_key_by_secret_hash(secret_hash)
+        )
+        if key is None or not hashes_equal(key["secret_hash"], secret_hash):
+            raise _UNKNOWN
+        return self._check_usable(key, team)
+
+    async def _identify_run(self, token: str) -> Identity:
+        try:
+            from custom_hooks._run_tokens import averify_run_token
+        except ImportError:
+            raise AuthenticationFailed("Run tokens are not enabled on this gateway.") from None
+        claims = await averify_run_token(token)
+        if claims is None:
+            raise AuthenticationFailed(
+                "Invalid or expired agent run token. Start a new agent run with your own key."
+            )
+        run = RunInfo(
+            run_id=claims.run_id,
+            parent_request_id=claims.parent_request_id,
+            agent=claims.agent,
+            depth=int(claims.depth),
+            allowed_models=tuple(claims.allowed_models),
+        )
+        if hashes_equal(claims.key_hash, self._master_hash):
+            return self.master_identity().with_run(run)
+        key_hash = claims.key_hash
+        key, team = await self._load(
+            f"k:{key_hash}", lambda: self.store.get_key_by_hash(key_hash, include_deleted=True)
+        )
+        if key is None:
+            raise _UNKNOWN
+        return self._check_usable(key, team).with_run(run)
+
+    async def _load(self, cache_key: str, fetch: Callable[[], Any]) -> tuple[Row | None, Row | None]:
+        now = self._clock()
+        hit = self._cache.get(cache_key)
+        if hit is not None and hit[0] > now:
+            return hit[1], hit[2]
+        key: Row | None = await fetch()
+        if key is None:
+            return None, None
+        team = await self.store.get_team(key["team_id"]) if key.get("team_id") else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[cache_key] = (now + self._ttl, key, team)
+        return key, team
+
+    def _check_usable(self, key: Row, team: Row | None) -> Identity:
+        name = f"'{key['key_alias']}'" if key.get("key_alias") else f"{key['key_prefix']}..."
+        if key.get("deleted_at") is not None:
+            raise AuthenticationFailed(f"API key {name} was deleted. Ask your gateway admin for a new key.")
+        if key.get("blocked"):
+            raise KeyBlocked(f"API key {name} is blocked. Ask your gateway admin to unblock it.")
+        if team is not None and team.get("blocked"):
+            raise KeyBlocked(
+                f"Team '{team['team_id']}' of API key {name} is blocked. Ask your gateway admin."
+            )
+        expires = key.get("expires_at")
+        if expires is not None and expires <= datetime.now(UTC):
+            raise KeyExpired(
+                f"API key {name} expired at {expires.isoformat(timespec='seconds')}. "
+                "Ask your gateway admin to extend it or issue a new key."
+            )
+        return identity_from_records(key, team, user_budget=self._user_budget)
+
+    # --- LiteLLM ---------------------------------------------------------------------
+
+    def to_user_api_key_auth(self, ident: Identity) -> UserAPIKeyAuth:
+        models = (
+            [] if ident.is_admin and ident.run is None else ident.allowed_model_names(self._model_names())
+        )
+        return UserAPIKeyAuth(
+            api_key=ident.key_hash,
+            key_alias=ident.key_alias,
+            user_id=ident.user_id,
+            team_id=ident.team_id,
+            team_alias=ident.team_alias,
+            user_role=LitellmUserRoles.PROXY_ADMIN if ident.is_admin else LitellmUserRoles.INTERNAL_USER,
+            models=models,
+            rpm_limit=ident.rpm_limit,
+            tpm_limit=ident.tpm_limit,
+            max_parallel_requests=ident.max_parallel_requests,
+            team_rpm_limit=ident.team_rpm_limit,
+            team_tpm_limit=ident.team_tpm_limit,
+            metadata={"gateway_identity": ident.as_metadata()},
+        )
+
+    def check_access(self, ident: Identity, *, route: str, is_llm_route: bool, models: Sequence[str]) -> None:
+        """Raise 403 unless ``ident`` may use ``route`` with ``models``."""
+        if not ident.is_admin and not is_llm_route:
+            what = "An agent run token" if ident.run is not None else "This key"
+            raise PermissionDenied(f"{what} may not call {route}: it needs the master key or an admin key.")
+        for model in models:
+            if not ident.may_call(model):
+                raise ModelNotAllowed(
+                    f"This key may not call model '{model}'. Call one of the models listed by "
+                    "GET /v1/models, or ask your gateway admin to allow it.",
+                    param="model",
+                )
+
+    async def authenticate(self, request: Request, api_key: str) -> UserAPIKeyAuth:
+        """The whole custom-auth decision for one proxy request (raises GatewayError)."""
+        from litellm.proxy.auth.auth_utils import get_model_from_request, get_request_route
+        from litellm.proxy.auth.route_checks import RouteChecks
+        from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
+
+        ident = await self.identify(api_key or presented_key(request))
+        route = get_request_route(request)
+        models: list[str] = []
+        if not (ident.is_admin and ident.run is None):
+            body = await _read_request_body(request)
+            try:
+                found = get_model_from_request(request_data=body, route=route, request=request)
+            except (ValueError, TypeError, KeyError):  # unusual routes: fall back to the body
+                found = body.get("model") if isinstance(body, dict) else None
+            models = [found] if isinstance(found, str) else [m for m in (found or []) if isinstance(m, str)]
+        self.check_access(ident, route=route, is_llm_route=RouteChecks.is_llm_api_route(route), models=models)
+        return self.to_user_api_key_auth(ident)
+
+
+# --- the process-wide authenticator ------------------------------------------------------
+
+_authenticator: Authenticator | None = None
+
+
+def get_authenticator() -> Authenticator:
+    """This process's authenticator, built on first use from the open store and config."""
+    global _authenticator
+    if _authenticator is None:
+        from custom_hooks._lifecycle import current_config
+        from custom_hooks._settings import get_settings
+
+        cfg = current_config()
+        opts = cfg.gateway.governance.identity
+        _authenticator = Authenticator(
+            get_store(),
+            master_key=get_settings().resolved_master_key(),
+            model_names=cfg.model_names,
+            cache_ttl_s=opts.auth_cache_ttl_s,
+            user_budget=(opts.user_max_budget, opts.user_budget_duration),
+        )
+    return _authenticator
+
+
+def invalidate_cache() -> None:
+    """Drop cached identities on this instance (admin API calls this after every change)."""
+    if _authenticator is not None:
+        _authenticator.invalidate()
+
+
+async def _stop() -> None:
+    global _authenticator
+    _authenticator = None
+
+
+_lifecycle.on_shutdown("auth", _stop)
