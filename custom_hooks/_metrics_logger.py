@@ -13,6 +13,7 @@ Configured as ``custom_hooks.metrics.metrics`` in ``litellm_settings.callbacks``
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,7 +39,35 @@ def _operation(event: RequestEvent) -> str:
     return "invoke_agent" if event.is_agent_run else "chat"
 
 
-def record_event(m: GatewayMetrics, event: RequestEvent, cfg: ObservabilityConfig) -> None:
+class _Seen:
+    """Request ids whose decisions were already counted (bounded, oldest dropped first).
+
+    A request that fails over to a fallback model produces a failure event and then a
+    success event with the same request id; its routing decision, guardrail actions and
+    agent run are counted once.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+
+    def first_time(self, request_id: str | None) -> bool:
+        if not request_id:
+            return True
+        if request_id in self._ids:
+            return False
+        self._ids[request_id] = None
+        while len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+        return True
+
+
+_seen = _Seen()
+
+
+def record_event(
+    m: GatewayMetrics, event: RequestEvent, cfg: ObservabilityConfig, seen: _Seen | None = None
+) -> None:
     """Update every metric a finished LLM request feeds (success or failure)."""
     op = _operation(event)
     requested = event.requested_model
@@ -65,6 +94,8 @@ def record_event(m: GatewayMetrics, event: RequestEvent, cfg: ObservabilityConfi
         m.upstream_failures.labels(
             model=_label(event.served_model), error_type=_label(event.error_type)
         ).inc()
+    if not (seen or _seen).first_time(event.request_id):
+        return
     if event.routing:
         m.routing_decisions.labels(
             requested_model=_label(event.routing.get("requested_model")),
@@ -119,6 +150,8 @@ class Metrics(CustomLogger):
         super().__init__()
         self._metrics = metrics
         self._config = config
+        # own metrics (tests) get their own memory of counted requests; production shares one
+        self._seen = _Seen() if metrics is not None else None
 
     @property
     def metrics(self) -> GatewayMetrics:
@@ -175,6 +208,6 @@ class Metrics(CustomLogger):
         try:
             if not isinstance(kwargs, dict):
                 return
-            record_event(self.metrics, event_from_logging_kwargs(kwargs, status), self.config)
+            record_event(self.metrics, event_from_logging_kwargs(kwargs, status), self.config, self._seen)
         except Exception:  # metrics must never break a response
             log.exception("recording metrics failed")

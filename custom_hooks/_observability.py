@@ -1,0 +1,136 @@
+"""Wire operations into the app: request ids, ``/metrics``, health routes, hook timing, gauges.
+
+:func:`mount` is called once from ``custom_hooks._asgi._mount_routes``; the start-up step
+(registered with ``_lifecycle``) instruments our hooks once LiteLLM has loaded them and
+starts a small loop that keeps the dependency and state gauges fresh between scrapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from typing import Any
+
+from custom_hooks import _lifecycle
+from custom_hooks._metrics import GatewayMetrics, get_metrics
+
+__all__ = ["mount", "refresh_gauges"]
+
+log = logging.getLogger("gateway.observability")
+
+_state: dict[str, Any] = {"ledger_failures_seen": 0.0, "task": None}
+
+
+def _request_id_header() -> str:
+    try:
+        return _lifecycle.current_config().gateway.observability.request_id_header
+    except Exception:
+        return "x-request-id"
+
+
+def mount(app: Any) -> None:
+    """Add our outermost middlewares and the health routes (front of the route list)."""
+    from custom_hooks._health import router
+    from custom_hooks._request_context import RequestIdMiddleware
+    from custom_hooks._scrape import MetricsEndpointMiddleware
+
+    # add_middleware puts the newest outermost: request ids wrap the /metrics endpoint.
+    app.add_middleware(MetricsEndpointMiddleware, refresh=refresh_gauges)
+    app.add_middleware(RequestIdMiddleware, header=_request_id_header())
+    before = len(app.router.routes)
+    app.include_router(router)
+    added = app.router.routes[before:]
+    del app.router.routes[before:]
+    app.router.routes[0:0] = added
+
+
+def _ledger_state() -> tuple[float | None, float | None]:
+    try:
+        from custom_hooks import _ledger  # type: ignore[attr-defined]
+    except ImportError:
+        return None, None
+    depth_fn = getattr(_ledger, "ledger_queue_depth", None)
+    fail_fn = getattr(_ledger, "ledger_write_failures_total", None)
+    depth = float(depth_fn()) if callable(depth_fn) else None
+    failures = float(fail_fn()) if callable(fail_fn) else None
+    return depth, failures
+
+
+def _pending_approvals() -> dict[str, int] | None:
+    """Pending approvals by agent, from the agents runtime (None when it exposes none)."""
+    for module_name in ("agent_routes.approvals", "agent_routes._approvals", "agent_routes._runtime"):
+        try:
+            module = __import__(module_name, fromlist=["_"])
+        except ImportError:
+            continue
+        fn = getattr(module, "pending_approvals_by_agent", None) or getattr(module, "pending_approvals", None)
+        if callable(fn):
+            value = fn()
+            if isinstance(value, int):
+                return {"all": value}
+            if isinstance(value, dict):
+                return {str(k): int(v) for k, v in value.items()}
+    return None
+
+
+async def refresh_gauges(metrics: GatewayMetrics | None = None) -> None:
+    """Set gauges that mirror other parts' state (cheap; called before each scrape)."""
+    m = metrics or get_metrics()
+    depth, failures = _ledger_state()
+    if depth is not None:
+        m.ledger_queue_depth.set(depth)
+    if failures is not None:
+        delta = failures - _state["ledger_failures_seen"]
+        if delta > 0:
+            m.ledger_write_failures.inc(delta)
+        _state["ledger_failures_seen"] = max(failures, _state["ledger_failures_seen"])
+    pending = _pending_approvals()
+    if pending is not None:
+        for agent, n in pending.items():
+            m.agent_pending_approvals.labels(agent=agent).set(n)
+    from custom_hooks._budget_gauges import refresh_budget_gauges
+
+    await refresh_budget_gauges(m)
+
+
+async def _probe_loop(interval: float, timeout: float) -> None:
+    from custom_hooks._health import readiness
+
+    await asyncio.sleep(1.0)  # let the other parts finish starting (the store opens after us)
+    while True:
+        try:
+            await readiness(timeout)
+            await refresh_gauges()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("background gauge refresh failed", exc_info=True)
+        await asyncio.sleep(interval)
+
+
+async def _start(_settings: Any, config: Any) -> None:
+    from custom_hooks._hook_timing import instrument
+
+    get_metrics()
+    n = instrument()
+    log.info("timing %d gateway hooks", n)
+    health = config.gateway.observability.health
+    _state["task"] = asyncio.create_task(_probe_loop(health.probe_interval_s, health.check_timeout_s))
+
+
+async def _stop() -> None:
+    task = _state.get("task")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())
+
+
+_lifecycle.on_startup("observability", _start)
+_lifecycle.on_shutdown("observability", _stop)

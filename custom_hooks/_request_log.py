@@ -1,0 +1,215 @@
+"""The request log: one JSON line per request, on logger ``gateway.requests``.
+
+Configured as ``custom_hooks.request_log.request_log`` in ``litellm_settings.callbacks``.
+A line looks like::
+
+    {"ts": "2026-01-01T12:00:00.123Z", "event": "request", "request_id": "3f0c…",
+     "status": "success", "key_alias": "web-app", "team_id": "search",
+     "requested_model": "gpt-4o", "served_model": "gpt-4o-mini", "latency_ms": 812.4,
+     "cost_usd": 0.00021, "prompt_tokens": 120, "completion_tokens": 48,
+     "routing": {"requested_model": "gpt-4o", "served_model": "gpt-4o-mini", "reason": "..."},
+     "guardrails": [{"guardrail": "pii", "entity": "EMAIL_ADDRESS", "action": "mask"}]}
+
+``status`` is ``success``, ``rejected`` (the gateway refused: ``reason`` says why) or
+``error`` (the upstream failed). No prompt or completion text unless
+``gateway.observability.request_log.include_content: true``; never a raw key (only the
+key alias; LiteLLM's ``user_api_key_hash`` is not logged either).
+
+One line per request: LiteLLM emits one success or failure logging event per request,
+rejected ones included; only requests refused before they had a call id (authentication
+failures) are logged from ``async_post_call_failure_hook``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from litellm.integrations.custom_logger import CustomLogger
+from litellm.proxy._types import UserAPIKeyAuth
+
+from custom_hooks._observability_config import RequestLogConfig
+from custom_hooks._request_context import client_request_id
+from custom_hooks._request_event import RequestEvent, classify_exception, event_from_logging_kwargs
+
+__all__ = ["RequestLog", "log_line", "request_logger"]
+
+log = logging.getLogger("gateway.metrics")
+_LOGGER_NAME = "gateway.requests"
+
+
+class _JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes the message as is (already JSON), one line per record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage()
+
+
+def request_logger(cfg: RequestLogConfig) -> logging.Logger:
+    """The ``gateway.requests`` logger with one JSON-line handler (set up once per process)."""
+    logger = logging.getLogger(_LOGGER_NAME)
+    if not getattr(logger, "_gateway_configured", False):
+        handler: logging.Handler
+        if cfg.destination == "file" and cfg.file is not None:
+            handler = logging.FileHandler(cfg.file, encoding="utf-8")
+            handler.format = _JsonLineHandler.format.__get__(handler)  # type: ignore[method-assign]
+        else:
+            handler = _JsonLineHandler(sys.stdout if cfg.destination == "stdout" else sys.stderr)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        logger._gateway_configured = True  # type: ignore[attr-defined]
+    return logger
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000.0, 1)
+
+
+def _run_id(kwargs: dict[str, Any]) -> str | None:
+    """The run id of an agent's inner call (from the run token's identity)."""
+    params = kwargs.get("litellm_params") or {}
+    md = params.get("metadata") or params.get("litellm_metadata") or {}
+    ident = (md.get("user_api_key_metadata") or {}).get("gateway_identity") or {}
+    run = ident.get("run") if isinstance(ident, dict) else None
+    return str(run["run_id"]) if isinstance(run, dict) and run.get("run_id") else None
+
+
+def _fallback(kwargs: dict[str, Any]) -> bool:
+    """True when LiteLLM served this call from a fallback model group."""
+    params = kwargs.get("litellm_params") or {}
+    md = params.get("metadata") or params.get("litellm_metadata") or {}
+    return bool(md.get("attempted_fallbacks"))
+
+
+def log_line(
+    event: RequestEvent,
+    *,
+    include_content: bool = False,
+    run_id: str | None = None,
+    fallback: bool = False,
+) -> dict[str, Any]:
+    """The JSON object logged for one request (None fields dropped)."""
+    status = "success" if event.status == "success" else ("rejected" if event.rejected else "error")
+    agent = event.agent_run or {}
+    line: dict[str, Any] = {
+        "ts": _now(),
+        "event": "request",
+        "request_id": event.request_id,
+        "client_request_id": client_request_id(event.request_id, pop=True),
+        "status": status,
+        "reason": event.reason if status != "success" else None,
+        "error_type": event.error_type,
+        "http_status": event.error_code,
+        "key_alias": event.key_alias,
+        "team_id": event.team_id,
+        "user_id": event.user_id,
+        "call_type": event.call_type,
+        "requested_model": event.requested_model,
+        "served_model": event.served_model,
+        "provider": event.provider,
+        "stream": event.stream or None,
+        "cache_hit": event.cache_hit or None,
+        "latency_ms": _ms(event.latency_s),
+        "ttft_ms": _ms(event.time_to_first_token_s) if event.stream else None,
+        "cost_usd": None if event.rejected else event.cost_usd,
+        "prompt_tokens": None if event.rejected else event.prompt_tokens,
+        "completion_tokens": None if event.rejected else event.completion_tokens,
+        "fallback": True if fallback else None,
+        "agent": agent.get("agent"),
+        "agent_run_id": agent.get("run_id") or run_id,
+        "agent_outcome": agent.get("outcome"),
+        "routing": event.routing,
+        "guardrails": event.guardrails or None,
+        "budget": event.budget,
+    }
+    if include_content:
+        line["messages"] = event.messages
+        line["response"] = event.response
+    return {k: v for k, v in line.items() if v is not None}
+
+
+class RequestLog(CustomLogger):
+    """Writes the request log. Stateless; the logger is set up once per process."""
+
+    def __init__(self, config: RequestLogConfig | None = None) -> None:
+        super().__init__()
+        self._config = config
+
+    @property
+    def config(self) -> RequestLogConfig:
+        if self._config is not None:
+            return self._config
+        from custom_hooks._lifecycle import current_config
+
+        try:
+            return current_config().gateway.observability.request_log
+        except Exception:
+            return RequestLogConfig()
+
+    def _emit(self, line: dict[str, Any]) -> None:
+        cfg = self.config
+        if cfg.enabled:
+            request_logger(cfg).info(json.dumps(line, default=str, separators=(",", ":")))
+
+    def _from_event(self, kwargs: Any, status: str) -> None:
+        try:
+            if not isinstance(kwargs, dict):
+                return
+            event = event_from_logging_kwargs(kwargs, status)
+            line = log_line(
+                event,
+                include_content=self.config.include_content,
+                run_id=_run_id(kwargs),
+                fallback=_fallback(kwargs),
+            )
+            self._emit(line)
+        except Exception:  # logging must never break a response
+            log.exception("writing the request log failed")
+
+    async def async_log_success_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._from_event(kwargs, "success")
+
+    async def async_log_failure_event(
+        self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._from_event(kwargs, "failure")
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict[str, Any],
+        original_exception: Exception,
+        user_api_key_dict: UserAPIKeyAuth,
+        traceback_str: str | None = None,
+    ) -> None:
+        """Log requests refused before LiteLLM gave them a call id (no logging event follows)."""
+        if request_data.get("litellm_call_id"):
+            return
+        try:
+            from custom_hooks._request_context import current
+
+            kind, reason, status = classify_exception(original_exception)
+            ctx = current()
+            line = {
+                "ts": _now(),
+                "event": "request",
+                "request_id": ctx.request_id if ctx is not None else None,
+                "client_request_id": ctx.client_request_id if ctx is not None else None,
+                "status": "rejected" if kind == "rejection" else "error",
+                "reason": reason,
+                "http_status": str(status),
+                "key_alias": user_api_key_dict.key_alias,
+                "team_id": user_api_key_dict.team_id,
+            }
+            self._emit({k: v for k, v in line.items() if v is not None})
+        except Exception:
+            log.exception("writing the request log failed")
