@@ -1,0 +1,199 @@
+"""``supervisor``: a supervisor that delegates to worker agents and assembles the answer.
+
+The multi-agent pattern, hand-built so each handoff is visible::
+
+    START -> supervisor --transfer_to_researcher--> researcher --+
+                 ^      --transfer_to_writer-----> writer -----+--> supervisor ...
+                 +--(answer)--> finish -> END
+
+The supervisor's model sees two handoff tools, ``transfer_to_researcher(task)`` and
+``transfer_to_writer(task, notes)``; calling one runs that worker on the task (parallel
+calls run in parallel). Workers are agents of their own: the researcher is the
+``research`` ReAct graph (web search with sources), the writer turns notes into prose.
+A worker's answer comes back to the supervisor as the handoff's tool result, and the
+supervisor composes the final answer, which ends with the sources the researcher used.
+Handoffs are reported to streaming callers ("handed off to researcher") and appear as tool
+calls named ``transfer_to_<worker>`` (:data:`HANDOFF_PREFIX`) in the thread.
+
+config.yaml::
+
+    supervisor:
+      graph: agent_routes.supervisor.build
+      model: default                      # the supervisor's own model
+      models: []                          # add aliases here to give workers other models
+      tools:
+        web_search: {max_results: 4}      # the researcher's search options
+        researcher: {model: default}      # optional: the researcher's model alias
+        writer: {model: default}          # optional: the writer's model alias
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Send
+
+from agent_routes import research
+from agent_routes._context import AgentContext, emit_step
+from agent_routes._react import last_ai, react_graph, unknown_tools
+from agent_routes._search import make_search_backend, make_search_tool, turn_sources, with_sources
+
+__all__ = ["HANDOFF_PREFIX", "SYSTEM_PROMPT", "WORKERS", "build"]
+
+HANDOFF_PREFIX = "transfer_to_"
+WORKERS = ("researcher", "writer")
+
+SYSTEM_PROMPT = (
+    "You are a supervisor managing two workers. The researcher finds facts with sources "
+    "(transfer_to_researcher); the writer turns notes into clear prose "
+    "(transfer_to_writer). Delegate each part of the request to the right worker with a "
+    "self-contained task, then compose the final answer from their results, keeping the "
+    "researcher's citations like [1]. Do not do the workers' jobs yourself."
+)
+
+WRITER_PROMPT = (
+    "You are a writer. Write a clear, well-structured answer to the task from the notes "
+    "you are given; keep citations like [1] exactly as they appear; add no new facts."
+)
+
+_HANDOFF_TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "transfer_to_researcher",
+            "description": "Hand a research task to the researcher: it returns facts with sources.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "task": {"type": "string", "description": "What to find out, self-contained."}
+                },
+                "required": ["task"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "transfer_to_writer",
+            "description": "Hand a writing task to the writer, with the notes to write from.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "task": {"type": "string", "description": "What to write."},
+                    "notes": {"type": "string", "description": "The facts and citations to use."},
+                },
+                "required": ["task"],
+            },
+        },
+    },
+]
+
+
+def _worker_of(call: ToolCall) -> str | None:
+    name = call["name"].removeprefix(HANDOFF_PREFIX)
+    return name if call["name"].startswith(HANDOFF_PREFIX) and name in WORKERS else None
+
+
+def _compose(answer: str, messages: Sequence[AnyMessage]) -> str:
+    return with_sources(answer, turn_sources(messages))
+
+
+def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The supervisor graph: supervisor -> researcher | writer (via Send) -> supervisor -> finish."""
+    settings = ctx.tool_settings()
+    unknown_tools(list(settings), ["web_search", *WORKERS], ctx.name)
+    search_opts = settings.get("web_search") or {}
+    search = make_search_tool(
+        make_search_backend(search_opts), max_results=int(search_opts.get("max_results", 4))
+    )
+
+    def worker_model(worker: str) -> Any:
+        alias = (settings.get(worker) or {}).get("model")
+        return ctx.chat_model(model=str(alias) if alias else None)
+
+    researcher = react_graph(
+        model=worker_model("researcher"),
+        tools=[search],
+        system_prompt=research.SYSTEM_PROMPT,
+        finish=research.cite,
+        name="researcher",
+    )
+    writer_model = worker_model("writer")
+    supervisor_model = ctx.chat_model().bind_tools(_HANDOFF_TOOLS)
+
+    async def supervisor(state: MessagesState, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
+        reply = await supervisor_model.ainvoke([SystemMessage(SYSTEM_PROMPT), *state["messages"]], config)
+        out: list[AnyMessage] = [reply]
+        for call in reply.tool_calls if isinstance(reply, AIMessage) else []:
+            if _worker_of(call) is None:  # answer it here, or the thread holds an unanswered call
+                out.append(
+                    ToolMessage(
+                        f"Error: there is no worker {call['name']!r}; use transfer_to_researcher or "
+                        "transfer_to_writer.",
+                        tool_call_id=call["id"] or "",
+                        name=call["name"],
+                        status="error",
+                    )
+                )
+        return {"messages": out}
+
+    def route(state: MessagesState) -> list[Send] | str:
+        reply = last_ai(state["messages"])
+        calls = list(reply.tool_calls) if reply is not None else []
+        sends = [Send(w, {"call": c}) for c in calls if (w := _worker_of(c)) is not None]
+        if sends:
+            return sends
+        return "supervisor" if calls else "finish"
+
+    async def run_researcher(payload: Any, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
+        call: ToolCall = payload["call"]
+        task = str(call["args"].get("task") or "")
+        emit_step(f"handed off to researcher: {task[:120]}")
+        result = await researcher.ainvoke({"messages": [HumanMessage(task)]}, config)
+        answer = last_ai(result["messages"])
+        sources = turn_sources(result["messages"])
+        return {"messages": [_result(call, answer, {"sources": sources})]}
+
+    async def run_writer(payload: Any, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
+        call: ToolCall = payload["call"]
+        task = str(call["args"].get("task") or "")
+        notes = str(call["args"].get("notes") or "")
+        emit_step(f"handed off to writer: {task[:120]}")
+        prompt = f"{task}\n\nNotes:\n{notes}" if notes else task
+        answer = await writer_model.ainvoke([SystemMessage(WRITER_PROMPT), HumanMessage(prompt)], config)
+        return {"messages": [_result(call, answer if isinstance(answer, AIMessage) else None, None)]}
+
+    def finish(state: MessagesState) -> dict[str, list[AnyMessage]]:
+        last = last_ai(state["messages"])
+        if last is None or not isinstance(last.content, str):
+            return {"messages": []}
+        text = _compose(last.content, state["messages"])
+        return {"messages": [last.model_copy(update={"content": text})] if text != last.content else []}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("supervisor", supervisor)
+    # Workers get a Send payload ({"call": ToolCall}), not the graph state.
+    graph.add_node("researcher", run_researcher)  # type: ignore[arg-type]
+    graph.add_node("writer", run_writer)  # type: ignore[arg-type]
+    graph.add_node("finish", finish)
+    graph.add_edge(START, "supervisor")
+    graph.add_conditional_edges("supervisor", route, ["researcher", "writer", "supervisor", "finish"])
+    graph.add_edge("researcher", "supervisor")
+    graph.add_edge("writer", "supervisor")
+    graph.add_edge("finish", END)
+    return graph.compile(checkpointer=ctx.checkpointer, name=ctx.name)
+
+
+def _result(call: ToolCall, answer: AIMessage | None, artifact: dict[str, Any] | None) -> ToolMessage:
+    text = answer.text if answer is not None else ""
+    return ToolMessage(
+        content=text or "The worker returned no answer.",
+        tool_call_id=call["id"] or "",
+        name=call["name"],
+        artifact=artifact,
+    )
