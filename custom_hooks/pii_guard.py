@@ -1,0 +1,192 @@
+"""PII guardrail: mask, block or allow PII before a request leaves the gateway; restore
+the placeholders (reversible masking) and mask new PII in the answer.
+
+config.yaml::
+
+    guardrails:
+      - guardrail_name: pii_guard
+        litellm_params:
+          guardrail: custom_hooks.pii_guard.PiiGuard
+          mode: [pre_call, post_call]      # post_call restores placeholders, masks output
+          default_on: true
+    gateway:
+      guardrails:
+        pii: {entities: {email: mask, credit_card: block, ip_address: allow}, reversible: true}
+
+LiteLLM executes this file directly: it holds no state. Placeholders live in
+``_guardrail_core.VAULT`` under a random id kept in the request metadata.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from typing import Any
+
+from litellm.integrations.custom_guardrail import CustomGuardrail
+from litellm.proxy._types import UserAPIKeyAuth
+from litellm.types.guardrails import GuardrailEventHooks
+
+from custom_hooks._guardrail_config import PiiOptions, guardrails_config
+from custom_hooks._guardrail_core import (
+    VAULT,
+    VAULT_KEY,
+    Masker,
+    Span,
+    apply_spans,
+    blocked,
+    record,
+    request_slots,
+    response_slots,
+)
+from custom_hooks._pii import LABELS, PiiDetector
+from custom_hooks._stream_masker import StreamMasker, mask_chunks
+
+__all__ = ["PiiGuard"]
+
+_PLACEHOLDER = re.compile(r"\[(?:" + "|".join(LABELS.values()) + r")_\d{1,5}\]")
+
+
+def _count(spans: Iterable[Span], counts: Counter[tuple[str | None, str]]) -> None:
+    for s in spans:
+        counts[(s.entity, "restored" if s.entity == "placeholder" else "masked")] += 1
+
+
+class PiiGuard(CustomGuardrail):
+    """Masks (or blocks) emails, phones, cards, IBANs, SSNs and IPs in every message part."""
+
+    def __init__(
+        self, *, options: PiiOptions | None = None, holdback: int | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("guardrail_name", "pii_guard")
+        kwargs.setdefault("event_hook", [GuardrailEventHooks.pre_call, GuardrailEventHooks.post_call])
+        kwargs["supported_event_hooks"] = [GuardrailEventHooks.pre_call, GuardrailEventHooks.post_call]
+        super().__init__(**kwargs)
+        self._options = options
+        self._holdback = holdback
+        self._detectors: dict[str, PiiDetector] = {}
+
+    @property
+    def options(self) -> PiiOptions:
+        return self._options or guardrails_config().pii
+
+    def _detector(self, output: bool) -> PiiDetector | None:
+        """Detector for the entities whose action is not ``allow`` (cached per instance)."""
+        key = "out" if output else "in"
+        if key not in self._detectors:
+            wanted = [e for e, a in self.options.entities.items() if a != "allow"]
+            if output and not self.options.mask_output:
+                wanted = []
+            self._detectors[key] = PiiDetector(wanted)
+        det = self._detectors[key]
+        return det if det else None
+
+    async def async_pre_call_hook(
+        self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
+    ) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        name = self.guardrail_name or "pii_guard"
+        meta = data.get("metadata")
+        if isinstance(meta, dict):
+            meta.pop(VAULT_KEY, None)  # only this hook may set it
+        detector = self._detector(output=False)
+        if detector is None:
+            record(data, name, {}, (time.perf_counter() - t0) * 1000)
+            return data
+        actions = self.options.entities
+        masker = Masker()
+        counts: Counter[tuple[str | None, str]] = Counter()
+        for slot in request_slots(data):
+            findings = detector.scan(slot.text)
+            if not findings:
+                continue
+            spans: list[Span] = []
+            for f in findings:
+                if actions.get(f.entity) == "block":  # type: ignore[call-overload]
+                    counts[(f.entity, "blocked")] += 1
+                    record(data, name, counts, (time.perf_counter() - t0) * 1000)
+                    raise blocked(
+                        name,
+                        f.entity,
+                        f"the request contains personal data of a type this gateway does not send upstream"
+                        f" ({slot.role} message)",
+                        "Remove it from the prompt and retry.",
+                    )
+                spans.append(
+                    Span(f.start, f.end, masker.placeholder(LABELS[f.entity], slot.text[f.start : f.end]))
+                )
+                counts[(f.entity, "masked")] += 1
+            slot.set(apply_spans(slot.text, spans))
+        if masker.vault and self.options.reversible:
+            vault_id = VAULT.put(masker.vault, data.get("litellm_call_id"))
+            if not isinstance(data.get("metadata"), dict):
+                data["metadata"] = {}
+            data["metadata"][VAULT_KEY] = vault_id
+        record(data, name, counts, (time.perf_counter() - t0) * 1000)
+        return data
+
+    def _output_scanner(
+        self, data: dict[str, Any], counts: Counter[tuple[str | None, str]], timer: list[float]
+    ) -> Any:
+        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        vault = (
+            VAULT.get((meta or {}).get(VAULT_KEY), data.get("litellm_call_id"))
+            if self.options.reversible
+            else None
+        )
+        detector = self._detector(output=True)
+        if not vault and detector is None:
+            return None
+
+        def scan(text: str) -> list[Span]:
+            t0 = time.perf_counter()
+            spans: list[Span] = []
+            if vault:
+                for m in _PLACEHOLDER.finditer(text):
+                    value = vault.get(m.group())
+                    if value is not None:
+                        spans.append(Span(m.start(), m.end(), value, "placeholder"))
+            if detector is not None:
+                for f in detector.scan(text):
+                    spans.append(Span(f.start, f.end, f"[{LABELS[f.entity]}_REDACTED]", f.entity))
+            if len(spans) > 1:
+                spans.sort(key=lambda s: s.start)
+            timer[0] += time.perf_counter() - t0
+            return spans
+
+        return scan
+
+    async def async_post_call_success_hook(
+        self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, response: Any
+    ) -> Any:
+        counts: Counter[tuple[str | None, str]] = Counter()
+        timer = [0.0]
+        scan = self._output_scanner(data, counts, timer)
+        if scan is not None:
+            for slot in response_slots(response):
+                spans = scan(slot.text)
+                _count(spans, counts)
+                slot.set(apply_spans(slot.text, spans))
+        VAULT.drop((data.get("metadata") or {}).get(VAULT_KEY))
+        record(data, self.guardrail_name or "pii_guard", counts, timer[0] * 1000, "output")
+        return response
+
+    async def async_post_call_streaming_iterator_hook(
+        self, user_api_key_dict: UserAPIKeyAuth, response: AsyncIterator[Any], request_data: dict[str, Any]
+    ) -> AsyncGenerator[Any, None]:
+        counts: Counter[tuple[str | None, str]] = Counter()
+        timer = [0.0]
+        scan = self._output_scanner(request_data, counts, timer)
+        if scan is None:
+            async for chunk in response:
+                yield chunk
+            return
+        holdback = self._holdback or guardrails_config().stream_holdback_chars
+        async for chunk in mask_chunks(
+            response, lambda: StreamMasker(scan, holdback, lambda s: _count((s,), counts))
+        ):
+            yield chunk
+        VAULT.drop((request_data.get("metadata") or {}).get(VAULT_KEY))
+        record(request_data, self.guardrail_name or "pii_guard", counts, timer[0] * 1000, "output")

@@ -1,0 +1,96 @@
+"""Request limits: maximum messages and input tokens per request, per key tier.
+
+config.yaml::
+
+    guardrails:
+      - guardrail_name: request_limits
+        litellm_params:
+          guardrail: custom_hooks.request_limits.RequestLimits
+          mode: pre_call
+          default_on: true
+    gateway:
+      guardrails:
+        limits:
+          default: {max_input_tokens: 200000, max_messages: 500}
+          tiers: {free: {max_input_tokens: 8000, max_messages: 50}}
+
+The tier comes from the caller's ``gateway_identity.tier``. Tokens are counted with
+LiteLLM's counter for the requested model, but only when the UTF-8 size of the text
+could exceed the limit (a token is at least one byte), so small requests cost nothing.
+LiteLLM executes this file directly: it holds no state.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import litellm
+from litellm.integrations.custom_guardrail import CustomGuardrail
+from litellm.proxy._types import UserAPIKeyAuth
+from litellm.types.guardrails import GuardrailEventHooks
+
+from custom_hooks._guardrail_config import LimitsOptions, guardrails_config
+from custom_hooks._guardrail_core import blocked, identity_of, record, request_slots
+
+__all__ = ["RequestLimits"]
+
+
+def _input_tokens(data: dict[str, Any], byte_size: int) -> int:
+    messages = data.get("messages")
+    if isinstance(messages, list):
+        try:
+            return int(litellm.token_counter(model=str(data.get("model") or ""), messages=messages))
+        except Exception:  # an unknown model or exotic content: fall back to the byte bound
+            return byte_size
+    return byte_size
+
+
+class RequestLimits(CustomGuardrail):
+    """Rejects requests with too many messages or input tokens for the caller's tier."""
+
+    def __init__(self, *, options: LimitsOptions | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("guardrail_name", "request_limits")
+        kwargs.setdefault("event_hook", GuardrailEventHooks.pre_call)
+        kwargs["supported_event_hooks"] = [GuardrailEventHooks.pre_call]
+        super().__init__(**kwargs)
+        self._options = options
+
+    @property
+    def options(self) -> LimitsOptions:
+        return self._options or guardrails_config().limits
+
+    async def async_pre_call_hook(
+        self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
+    ) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        name = self.guardrail_name or "request_limits"
+        tier = identity_of(user_api_key_dict).get("tier")
+        limit = self.options.for_tier(tier)
+        tier_text = f"tier '{tier}'" if tier else "the default tier"
+        messages = data.get("messages")
+        n = len(messages) if isinstance(messages, list) else 0
+        if limit.max_messages is not None and n > limit.max_messages:
+            record(data, name, {("max_messages", "blocked"): 1}, (time.perf_counter() - t0) * 1000)
+            raise blocked(
+                name,
+                "max_messages",
+                f"it has {n} messages and {tier_text} allows {limit.max_messages}",
+                "Trim or summarise the conversation history and retry.",
+            )
+        if limit.max_input_tokens is not None:
+            size = sum(len(s.text.encode()) for s in request_slots(data))
+            if size > limit.max_input_tokens:
+                tokens = _input_tokens(data, size)
+                if tokens > limit.max_input_tokens:
+                    record(
+                        data, name, {("max_input_tokens", "blocked"): 1}, (time.perf_counter() - t0) * 1000
+                    )
+                    raise blocked(
+                        name,
+                        "max_input_tokens",
+                        f"it has about {tokens} input tokens and {tier_text} allows {limit.max_input_tokens}",
+                        "Shorten the prompt or split the work into several requests.",
+                    )
+        record(data, name, {}, (time.perf_counter() - t0) * 1000)
+        return data

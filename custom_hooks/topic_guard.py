@@ -1,0 +1,91 @@
+"""Topic guardrail: refuse requests that touch a blocked topic, per team.
+
+config.yaml::
+
+    guardrails:
+      - guardrail_name: topic_guard
+        litellm_params: {guardrail: custom_hooks.topic_guard.TopicGuard, mode: pre_call, default_on: true}
+    gateway:
+      guardrails:
+        topics:
+          topics: {weapons: ["build a bomb", "make a bomb"]}        # every team
+          team_topics: {team-support: {legal_advice: ["lawsuit", "sue us"]}}
+
+The team comes from the caller's ``gateway_identity.team_id``. Matching is whole-word,
+case-insensitive and Unicode-aware (``_topics``). LiteLLM executes this file directly:
+it holds no state.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litellm.integrations.custom_guardrail import CustomGuardrail
+from litellm.proxy._types import UserAPIKeyAuth
+from litellm.types.guardrails import GuardrailEventHooks
+
+from custom_hooks._guardrail_config import TopicOptions, guardrails_config
+from custom_hooks._guardrail_core import blocked, identity_of, record, request_slots
+from custom_hooks._topics import TopicMatcher
+
+__all__ = ["TopicGuard"]
+
+
+class TopicGuard(CustomGuardrail):
+    """Blocks requests mentioning operator-defined topics and terms."""
+
+    def __init__(self, *, options: TopicOptions | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("guardrail_name", "topic_guard")
+        kwargs.setdefault("event_hook", GuardrailEventHooks.pre_call)
+        kwargs["supported_event_hooks"] = [GuardrailEventHooks.pre_call, GuardrailEventHooks.during_call]
+        super().__init__(**kwargs)
+        self._options = options
+        self._matchers: dict[str, TopicMatcher] = {}
+
+    @property
+    def options(self) -> TopicOptions:
+        return self._options or guardrails_config().topics
+
+    def matcher(self, team_id: str | None) -> TopicMatcher:
+        """Global topics plus the team's own, compiled once per team."""
+        opts = self.options
+        key = team_id if team_id in opts.team_topics else ""
+        found = self._matchers.get(key)
+        if found is None:
+            merged = {k: list(v) for k, v in opts.topics.items()}
+            for topic, terms in opts.team_topics.get(key, {}).items():
+                merged[topic] = merged.get(topic, []) + list(terms)
+            found = self._matchers[key] = TopicMatcher(merged)
+        return found
+
+    def check(self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth) -> None:
+        t0 = time.perf_counter()
+        name = self.guardrail_name or "topic_guard"
+        matcher = self.matcher(identity_of(user_api_key_dict).get("team_id"))
+        roles = set(self.options.roles)
+        if matcher:
+            for slot in request_slots(data):
+                if slot.role not in roles:
+                    continue
+                topic = matcher.first(slot.text)
+                if topic is not None:
+                    record(data, name, {(f"topic:{topic}", "blocked"): 1}, (time.perf_counter() - t0) * 1000)
+                    raise blocked(
+                        name,
+                        f"topic:{topic}",
+                        f"it touches the topic '{topic}', which is not allowed for your team",
+                        "Rephrase the request without it, or ask your gateway administrator.",
+                    )
+        record(data, name, {}, (time.perf_counter() - t0) * 1000)
+
+    async def async_pre_call_hook(
+        self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
+    ) -> dict[str, Any]:
+        self.check(data, user_api_key_dict)
+        return data
+
+    async def async_moderation_hook(
+        self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, call_type: str
+    ) -> None:
+        self.check(data, user_api_key_dict)
