@@ -99,6 +99,7 @@ def log_line(
     """The JSON object logged for one request (None fields dropped)."""
     status = "success" if event.status == "success" else ("rejected" if event.rejected else "error")
     agent = event.agent_run or {}
+    charged = status == "success" or bool(event.cost_usd)
     line: dict[str, Any] = {
         "ts": _now(),
         "event": "request",
@@ -119,9 +120,9 @@ def log_line(
         "cache_hit": event.cache_hit or None,
         "latency_ms": _ms(event.latency_s),
         "ttft_ms": _ms(event.time_to_first_token_s) if event.stream else None,
-        "cost_usd": None if event.rejected else event.cost_usd,
-        "prompt_tokens": None if event.rejected else event.prompt_tokens,
-        "completion_tokens": None if event.rejected else event.completion_tokens,
+        "cost_usd": event.cost_usd if charged else None,
+        "prompt_tokens": event.prompt_tokens if charged else None,
+        "completion_tokens": event.completion_tokens if charged else None,
         "fallback": True if fallback else None,
         "agent": agent.get("agent"),
         "agent_run_id": agent.get("run_id") or run_id,
