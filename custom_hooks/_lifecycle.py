@@ -51,6 +51,7 @@ def _register_components() -> None:
     import custom_hooks._store  # noqa: F401  (first: opens before, closes after its users)
     import custom_hooks._ledger  # noqa: F401  (after the store: drains before it closes)
     import custom_hooks._budgets  # noqa: F401
+    import custom_hooks._response_cache  # noqa: F401
 
 
 async def startup() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from custom_hooks._config import GatewayConfig, check_config
+from custom_hooks._multiproc import prepare_multiprocess_dir
 from custom_hooks._settings import GatewaySettings, get_settings
 
 __all__ = ["main"]
@@ -32,6 +33,7 @@ def _apply_env_defaults(settings: GatewaySettings) -> None:
     os.environ["CONFIG_FILE_PATH"] = str(Path(settings.config).resolve())
     os.environ["GATEWAY_CONFIG"] = str(Path(settings.config).resolve())
     os.environ["LITELLM_MASTER_KEY"] = settings.resolved_master_key()
+    prepare_multiprocess_dir(settings.workers, settings.resolved_data_dir())  # metrics from every worker
 
 
 def _report(settings: GatewaySettings) -> GatewayConfig | None:
