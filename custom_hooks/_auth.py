@@ -19,7 +19,7 @@ from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, UserAPIKeyAuth
 
 from custom_hooks import _lifecycle
-from custom_hooks._errors import AuthenticationFailed, PermissionDenied
+from custom_hooks._errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
 from custom_hooks._keys import (
     RUN_TOKEN_PREFIX,
     Identity,
@@ -28,7 +28,7 @@ from custom_hooks._keys import (
     hashes_equal,
     identity_from_records,
 )
-from custom_hooks._store import Row, Store, get_store
+from custom_hooks._store import Row, Store, get_store, store_started
 
 __all__ = [
     "Authenticator",
@@ -248,6 +248,8 @@ def get_authenticator() -> Authenticator:
     """This process's authenticator, built on first use from the open store and config."""
     global _authenticator
     if _authenticator is None:
+        if not store_started():
+            raise ServiceUnavailable("The gateway is still starting (key store not open); retry shortly.")
         from custom_hooks._lifecycle import current_config
         from custom_hooks._settings import get_settings
 

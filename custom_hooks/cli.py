@@ -2,6 +2,8 @@
 
 agent-gateway serve            # validate config.yaml, then serve on :4000
 agent-gateway check-config     # validate only; non-zero exit on errors
+agent-gateway keys create --alias bot --team research --budget 50 --duration 30d
+agent-gateway keys list | teams create research | spend --by team   # admin API over HTTP
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from custom_hooks import _admin_cli
 from custom_hooks._config import GatewayConfig, check_config
 from custom_hooks._multiproc import prepare_multiprocess_dir
 from custom_hooks._settings import GatewaySettings, get_settings
@@ -99,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     sub.add_parser("check-config", help="validate config.yaml and exit")
+    _admin_cli.add_parsers(sub)
     args = parser.parse_args(argv)
 
     if args.config:
@@ -110,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     get_settings.cache_clear()
     settings = get_settings()
 
+    if args.command in _admin_cli.COMMANDS:
+        return _admin_cli.run(args, settings)
     if args.command == "check-config":
         cfg = _report(settings)
         if cfg is None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -197,3 +201,44 @@ def test_litellm_compatible_generate_and_spend_report(gw: GatewayProcess, admin:
         assert report.status_code == 200, report.text
         data = report.json()
         assert data["group_by"] == group and {"requests", "cost"} <= set(data["totals"])
+
+
+def _cli(gw: GatewayProcess, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_URL=gw.root_url, GATEWAY_MASTER_KEY=gw.admin_key, LITELLM_LOCAL_MODEL_COST_MAP="True")
+    done = subprocess.run(
+        [sys.executable, "-m", "custom_hooks.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_cli_over_the_admin_api(gw: GatewayProcess) -> None:
+    _cli(gw, "teams", "create", "cli-team", "--budget", "5", "--duration", "1d", "--models", "demo,default")
+    out = _cli(
+        gw,
+        "keys",
+        "create",
+        "--alias",
+        "cli-bot",
+        "--team",
+        "cli-team",
+        "--budget",
+        "1",
+        "--duration",
+        "30d",
+        "--models",
+        "demo",
+    )
+    raw = re.search(r"^key: (sk-gw-\S+)$", out, re.M)
+    assert raw is not None, out
+    assert _chat(gw, raw.group(1), model="demo")
+    listing = _cli(gw, "keys", "list", "--team", "cli-team")
+    assert "cli-bot" in listing and raw.group(1) not in listing
+    assert "cli-team" in _cli(gw, "teams", "list")
+    assert "blocked=True" in _cli(gw, "keys", "block", "cli-bot")
+    assert "TOTAL" in _cli(gw, "spend", "--by", "team")
