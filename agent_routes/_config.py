@@ -67,6 +67,9 @@ class AgentsConfig(BaseModel):
     run_token_ttl_s: float = Field(
         default=900.0, gt=0, description="Upper bound of a run token's life (the run's timeout + slack)."
     )
+    thread_scope: Literal["key", "team"] = Field(
+        default="key", description="Who may continue a thread: its creating key, or that key's team too."
+    )
     steps_default: bool = Field(default=True, description="Stream steps as reasoning_content by default.")
     shared_state_failure: Literal["closed", "open"] = Field(
         default="closed",

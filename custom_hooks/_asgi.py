@@ -23,6 +23,9 @@ def _mount_routes() -> None:
     from custom_hooks import admin_api
 
     admin_api.mount(app)
+    from agent_routes import routes as agent_routes
+
+    agent_routes.mount(app)
     from custom_hooks import _observability
 
     _observability.mount(app)  # last: its middlewares (request ids, /metrics) wrap everything

@@ -52,6 +52,7 @@ def _register_components() -> None:
     import custom_hooks._ledger  # noqa: F401  (after the store: drains before it closes)
     import custom_hooks._budgets  # noqa: F401
     import custom_hooks._response_cache  # noqa: F401
+    import agent_routes._startup  # noqa: F401  (agent thread store, run tokens)
 
 
 async def startup() -> None:

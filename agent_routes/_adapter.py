@@ -1,0 +1,223 @@
+"""OpenAI chat completions <-> LangGraph: messages in, answers, steps and approvals out.
+
+Pure functions, so the wire format is easy to test:
+
+- :func:`to_graph_messages` / :func:`new_turn`: OpenAI messages -> LangChain messages (on a
+  persisted thread only the new turn is sent: the graph already holds the history);
+- :func:`parse_approval_reply`: ``approve`` / ``reject [reason]`` / ``edit: {json}``;
+- :func:`step_lines`: a graph update -> progress lines (tool chosen, tool finished,
+  handed off), streamed as ``reasoning_content``, never as ``tool_calls``;
+- :func:`approval_message`: the assistant text asking a human to approve an action;
+- :func:`model_response` / :func:`stream_chunk`: LiteLLM response objects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage, convert_to_messages
+from litellm.types.utils import Delta, ModelResponse, ModelResponseStream, StreamingChoices, Usage
+
+from agent_routes._context import ApprovalDecision
+
+__all__ = [
+    "approval_message",
+    "final_answer",
+    "model_response",
+    "new_turn",
+    "parse_approval_reply",
+    "step_lines",
+    "stream_chunk",
+    "text_of",
+    "to_graph_messages",
+]
+
+_APPROVE = {"approve", "approved", "yes", "y", "ok", "go ahead", "confirm"}
+_REJECT = {"reject", "rejected", "no", "n", "deny", "cancel"}
+_EDIT = re.compile(r"^\s*edit\s*:?\s*(?P<json>\{.*\})\s*$", re.S | re.I)
+_REJECT_REASON = re.compile(r"^\s*(reject|deny|no)\b[\s:,-]*(?P<reason>.*)$", re.S | re.I)
+
+
+def text_of(content: Any) -> str:
+    """Plain text of an OpenAI or LangChain message content (str or parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for p in content:
+            if isinstance(p, str):
+                parts.append(p)
+            elif isinstance(p, Mapping) and p.get("type", "text") == "text":
+                parts.append(str(p.get("text", "")))
+        return "".join(parts)
+    return "" if content is None else str(content)
+
+
+def to_graph_messages(messages: Sequence[Mapping[str, Any]]) -> list[BaseMessage]:
+    """OpenAI-format messages as LangChain messages (tool calls and results kept)."""
+    cleaned = []
+    for m in messages:
+        d = {k: v for k, v in m.items() if k in {"role", "content", "name", "tool_calls", "tool_call_id"}}
+        if d.get("role") == "developer":
+            d["role"] = "system"
+        if d.get("content") is None:
+            d["content"] = ""
+        cleaned.append(d)
+    return list(convert_to_messages(cleaned))
+
+
+def new_turn(messages: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The messages after the last assistant message: what a continuing thread needs."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "assistant":
+            return list(messages[i + 1 :])
+    return [m for m in messages if m.get("role") not in {"system", "developer"}]
+
+
+def parse_approval_reply(text: str) -> ApprovalDecision | None:
+    """A human's answer to a pending approval, or None if the text isn't one.
+
+    ``approve`` (or yes/ok), ``reject [reason]`` (or no/deny), ``edit: {"arg": "value"}``.
+    """
+    t = text.strip()
+    low = t.lower().rstrip(".!")
+    if low in _APPROVE:
+        return {"decision": "approve"}
+    m = _EDIT.match(t)
+    if m:
+        try:
+            args = json.loads(m.group("json"))
+        except json.JSONDecodeError:
+            return None
+        if isinstance(args, dict):
+            return {"decision": "edit", "args": args}
+        return None
+    if low in _REJECT:
+        return {"decision": "reject"}
+    r = _REJECT_REASON.match(t)
+    if r and r.group(1).lower() in {"reject", "deny"}:
+        return {"decision": "reject", "reason": r.group("reason").strip() or None}
+    return None
+
+
+def approval_message(payload: Mapping[str, Any], *, thread_id: str, interrupt_id: str) -> str:
+    """The assistant message that asks the caller to decide a pending action."""
+    action = str(payload.get("action") or "an action")
+    desc = str(payload.get("description") or "").strip()
+    args = payload.get("args")
+    lines = [f"Approval needed: the agent wants to run `{action}`."]
+    if desc:
+        lines.append(desc)
+    if isinstance(args, Mapping) and args:
+        lines.append("Arguments: " + json.dumps(args, ensure_ascii=False, sort_keys=True))
+    lines += [
+        "",
+        "Reply on this thread with `approve`, `reject` (optionally with a reason), or "
+        '`edit: {"arg": "new value"}` to change the arguments first.',
+        f"(thread_id: {thread_id}, interrupt_id: {interrupt_id})",
+    ]
+    return "\n".join(lines)
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    )
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def step_lines(update: Mapping[str, Any], sub_agents: Sequence[str] = ()) -> list[str]:
+    """Progress lines for one ``stream_mode="updates"`` item ``{node: state_update}``."""
+    lines: list[str] = []
+    for node, delta in update.items():
+        if node.startswith("__") or not isinstance(delta, Mapping):
+            continue
+        msgs = delta.get("messages") or []
+        if isinstance(msgs, BaseMessage):
+            msgs = [msgs]
+        for msg in msgs:
+            if isinstance(msg, AIMessage):
+                for call in msg.tool_calls:
+                    name = call.get("name", "")
+                    target = _handoff_target(name, sub_agents)
+                    if target:
+                        lines.append(f"Handing off to {target}: {_short(call.get('args') or {})}")
+                    else:
+                        lines.append(f"Calling tool {name}({_short(call.get('args') or {})})")
+            elif isinstance(msg, ToolMessage):
+                status = "failed" if getattr(msg, "status", "success") == "error" else "finished"
+                lines.append(f"Tool {msg.name or 'tool'} {status}: {_short(text_of(msg.content))}")
+        if not msgs and node in sub_agents:
+            lines.append(f"Handing off to {node}")
+    return lines
+
+
+def _handoff_target(tool_name: str, sub_agents: Sequence[str]) -> str | None:
+    for prefix in ("transfer_to_", "handoff_to_", "delegate_to_", "ask_"):
+        if tool_name.startswith(prefix) and tool_name[len(prefix) :] in sub_agents:
+            return tool_name[len(prefix) :]
+    return tool_name if tool_name in sub_agents else None
+
+
+def final_answer(messages: Sequence[BaseMessage]) -> str:
+    """The text of the last AI message (the agent's answer)."""
+    for msg in reversed(messages):
+        if isinstance(msg, AIMessage) and not msg.tool_calls:
+            return text_of(msg.content)
+    for msg in reversed(messages):
+        if isinstance(msg, AIMessage):
+            return text_of(msg.content)
+    return ""
+
+
+def _usage(prompt: int, completion: int) -> Usage:
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def model_response(
+    *, model: str, content: str, prompt_tokens: int, completion_tokens: int, gateway: Mapping[str, Any]
+) -> ModelResponse:
+    """A non-streaming chat completion; ``gateway`` becomes a top-level ``gateway`` field."""
+    resp = ModelResponse(
+        id=f"chatcmpl-{uuid.uuid4().hex}",
+        model=model,
+        created=int(time.time()),
+        choices=[{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        usage=_usage(prompt_tokens, completion_tokens),
+    )
+    resp.gateway = dict(gateway)  # type: ignore[attr-defined]  # extra field: the SDK keeps it in model_extra
+    return resp
+
+
+def stream_chunk(
+    *,
+    content: str | None = None,
+    reasoning: str | None = None,
+    finish: bool = False,
+    usage: tuple[int, int] | None = None,
+    gateway: Mapping[str, Any] | None = None,
+) -> ModelResponseStream:
+    """One SSE chunk. The last one carries ``finish_reason``, usage and ``gateway`` info.
+
+    LiteLLM drops a finishing chunk without content, so the last chunk always has some
+    (a newline at worst); the gateway info travels as ``provider_specific_fields``.
+    """
+    delta = (
+        Delta(content=content) if reasoning is None else Delta(content=content, reasoning_content=reasoning)
+    )
+    kw: dict[str, Any] = {}
+    if usage is not None:
+        kw["usage"] = _usage(*usage)
+    return ModelResponseStream(
+        choices=[StreamingChoices(index=0, delta=delta, finish_reason="stop" if finish else None)],
+        provider_specific_fields={"gateway": dict(gateway)} if gateway else None,
+        **kw,
+    )

@@ -1,0 +1,121 @@
+"""Errors an agent run ends with, and how they cross LiteLLM to the client.
+
+A custom provider's exception is re-mapped by LiteLLM: anything that is not a LiteLLM
+exception becomes a retried 500. So the provider raises :func:`provider_error` (a
+LiteLLM ``BadRequestError`` carrying our status and code; statuses below 500 are not
+retried by the router), and :mod:`agent_routes.run_reporter`'s failure hook turns it back
+into the clean OpenAI-format body ``{"error": {"code": "agent_step_limit", ...}}``.
+
+Step limit and timeout use **422**, not 504: the OpenAI SDK (and LiteLLM's router)
+retry 408/409/429/5xx automatically, and a retried agent run would repeat its tool side
+effects and its cost. 422 says "well-formed, but this run could not finish".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import litellm
+from fastapi import HTTPException
+
+from custom_hooks._errors import GatewayError, GatewayProxyException
+
+__all__ = [
+    "AgentDepthLimit",
+    "AgentNotFound",
+    "AgentStepLimit",
+    "AgentTimeout",
+    "ClientFacingError",
+    "ThreadNotFound",
+    "from_inner_status_error",
+    "gateway_error_of",
+    "provider_error",
+]
+
+
+class AgentStepLimit(GatewayError):
+    status_code = 422
+    code = "agent_step_limit"
+    type = "invalid_request_error"
+
+
+class AgentTimeout(GatewayError):
+    status_code = 422
+    code = "agent_timeout"
+    type = "invalid_request_error"
+
+
+class AgentDepthLimit(GatewayError):
+    status_code = 400
+    code = "agent_depth_limit"
+    type = "invalid_request_error"
+
+
+class AgentNotFound(GatewayError):
+    status_code = 404
+    code = "agent_not_found"
+    type = "invalid_request_error"
+
+
+class ThreadNotFound(GatewayError):
+    """Unknown thread, or one owned by another key/team (404 either way: no existence leak)."""
+
+    status_code = 404
+    code = "thread_not_found"
+    type = "invalid_request_error"
+
+
+class _AgentProviderError(litellm.BadRequestError):
+    """What the provider raises: LiteLLM passes its own exception types through unchanged."""
+
+    def __init__(self, err: GatewayError) -> None:
+        body = {"message": err.message, "type": err.type, "code": err.code, "param": err.param}
+        super().__init__(message=err.message, model="agent", llm_provider="agent", body=body)
+        self.status_code = err.status_code
+        self.code = err.code
+        self.gateway_error = err
+
+
+def provider_error(err: GatewayError) -> Exception:
+    """The exception an agent provider raises for ``err``."""
+    return _AgentProviderError(err)
+
+
+def gateway_error_of(exc: BaseException) -> GatewayError | None:
+    """The :class:`GatewayError` behind an exception LiteLLM may have wrapped."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        found = getattr(cur, "gateway_error", None)
+        if isinstance(found, GatewayError):
+            return found
+        if isinstance(cur, GatewayError):
+            return cur
+        nxt = getattr(cur, "original_exception", None)
+        cur = nxt if isinstance(nxt, BaseException) else (cur.__cause__ or cur.__context__)
+    return None
+
+
+class ClientFacingError(GatewayProxyException, HTTPException):
+    """A ProxyException that is also an HTTPException, as LiteLLM's failure hook requires."""
+
+    def __init__(self, err: GatewayError) -> None:
+        GatewayProxyException.__init__(self, err)
+        self.status_code = err.status_code
+        self.detail = err.message
+
+
+def from_inner_status_error(exc: Any) -> GatewayError:
+    """An inner call's HTTP error (e.g. ``budget_exceeded``), kept as the run's error."""
+    status = int(getattr(exc, "status_code", 500) or 500)
+    body = getattr(exc, "body", None)
+    err_body = body.get("error", body) if isinstance(body, dict) else {}
+    if not isinstance(err_body, dict):
+        err_body = {}
+    code = str(err_body.get("code") or getattr(exc, "code", None) or "agent_inner_call_failed")
+    message = str(err_body.get("message") or getattr(exc, "message", None) or str(exc))
+    err = GatewayError(f"An LLM call inside the agent run failed: {message}", code=code)
+    err.status_code = status  # type: ignore[misc]
+    err.type = str(err_body.get("type") or "api_error")  # type: ignore[misc]
+    return err

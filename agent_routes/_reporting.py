@@ -1,0 +1,75 @@
+"""Tell the caller about an agent run: response headers, and clean error bodies.
+
+Headers (non-streaming; streaming responses carry the ones known before the run starts):
+
+- ``x-gateway-agent-run-id``: the run id (also in the ledger rows of its inner calls);
+- ``x-gateway-agent-cost``: the run's cost in USD (the sum of its inner calls, each of which
+  was charged on its own; the outer request itself is priced at zero);
+- ``x-gateway-thread-id``: the thread, when the caller named one or an approval is pending;
+- ``x-gateway-interrupt-id``: the pending approval's id.
+
+Errors: the provider's step-limit/timeout/depth/thread errors reach the proxy as LiteLLM
+exceptions; the failure hook returns them as ``{"error": {"code": "agent_step_limit", ...}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import HTTPException
+from litellm.integrations.custom_logger import CustomLogger
+from litellm.proxy._types import UserAPIKeyAuth
+
+from agent_routes._errors import ClientFacingError, gateway_error_of
+
+__all__ = ["RunReporter", "run_headers"]
+
+
+def run_headers(agent_run: Mapping[str, Any], response: Any) -> dict[str, str]:
+    """Headers for one agent request from its ``agent_run`` record and response."""
+    headers = {"x-gateway-agent-run-id": str(agent_run["run_id"])}
+    gateway = getattr(response, "gateway", None)
+    if isinstance(gateway, Mapping):
+        headers["x-gateway-agent-cost"] = f"{float(gateway.get('cost') or 0.0):.10f}"
+        if gateway.get("thread_id"):
+            headers["x-gateway-thread-id"] = str(gateway["thread_id"])
+        interrupt = gateway.get("interrupt")
+        if isinstance(interrupt, Mapping) and interrupt.get("id"):
+            headers["x-gateway-interrupt-id"] = str(interrupt["id"])
+    elif response is None and "cost" in agent_run:  # failed run: what it spent before failing
+        headers["x-gateway-agent-cost"] = f"{float(agent_run.get('cost') or 0.0):.10f}"
+    return headers
+
+
+class RunReporter(CustomLogger):
+    """Response headers and error bodies for agent runs (a no-op for plain models)."""
+
+    async def async_post_call_response_headers_hook(
+        self,
+        data: dict[str, Any],
+        user_api_key_dict: UserAPIKeyAuth,
+        response: Any,
+        request_headers: dict[str, str] | None = None,
+        litellm_call_info: dict[str, Any] | None = None,
+    ) -> dict[str, str] | None:
+        md = data.get("metadata") or {}
+        agent_run = (md.get("gateway") or {}).get("agent_run") if isinstance(md, Mapping) else None
+        if not isinstance(agent_run, Mapping) or not agent_run.get("run_id"):
+            return None
+        headers = run_headers(agent_run, response)
+        if "x-gateway-thread-id" not in headers and md.get("thread_id"):
+            headers["x-gateway-thread-id"] = str(agent_run.get("thread_id") or md["thread_id"])
+        return headers
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict[str, Any],
+        original_exception: Exception,
+        user_api_key_dict: UserAPIKeyAuth,
+        traceback_str: str | None = None,
+    ) -> HTTPException | None:
+        err = gateway_error_of(original_exception)
+        if err is None:
+            return None
+        return ClientFacingError(err)

@@ -1,0 +1,123 @@
+"""The agent provider: LiteLLM custom provider ``agent`` (``model: agent/<name>``).
+
+LiteLLM calls :meth:`AgentProvider.acompletion` / :meth:`AgentProvider.astreaming` after
+auth, rate limits and pre-call hooks, like any model. Streaming sends progress lines as
+``reasoning_content`` deltas while the graph runs (unless the request says
+``agent_steps: false``), then the answer as ``content`` deltas; the last chunk carries
+``usage`` (the sum of the run's inner calls) and ``provider_specific_fields.gateway``
+(run id, thread id, pending approval). Non-streaming responses carry the same object as
+a top-level ``gateway`` field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from litellm import CustomLLM
+from litellm.types.utils import ModelResponse, ModelResponseStream
+
+from agent_routes._adapter import model_response, stream_chunk
+from agent_routes._errors import provider_error
+from agent_routes._registry import agents_config
+from agent_routes._runner import (
+    AgentRun,
+    RunOutcome,
+    caller_from_metadata,
+    new_agent_run,
+    steps_wanted,
+    thread_id_from,
+)
+from agent_routes._threads import get_thread_store
+from custom_hooks._errors import GatewayError
+from custom_hooks._run_tokens import get_run_tokens
+from custom_hooks._settings import get_settings
+
+__all__ = ["AgentProvider", "start_run"]
+
+_PIECES = re.compile(r"\S+\s*|\s+")
+
+
+def start_run(kwargs: Mapping[str, Any]) -> tuple[AgentRun, bool]:
+    """Set up the run for one provider call; returns the run and whether to stream steps."""
+    litellm_params = kwargs.get("litellm_params") or {}
+    md = litellm_params.get("metadata")
+    if not isinstance(md, dict):
+        md = {}
+    agents = agents_config()
+    gateway_md = md.setdefault("gateway", {})
+    report: dict[str, Any] = gateway_md.setdefault("agent_run", {})
+    parent_request_id = str(gateway_md.get("request_id") or litellm_params.get("litellm_call_id") or "")
+    agent = str(kwargs.get("model") or "").removeprefix("agent/")
+    run = new_agent_run(
+        agent=agent,
+        agents=agents,
+        caller=caller_from_metadata(md),
+        messages=list(kwargs.get("messages") or []),
+        store=get_thread_store(),
+        tokens=get_run_tokens(),
+        base_url=get_settings().resolved_public_url() + "/v1",
+        parent_request_id=parent_request_id,
+        thread_id=thread_id_from(md),
+        report=report,
+    )
+    steps = steps_wanted(md, kwargs.get("optional_params") or {}, agents.steps_default)
+    return run, steps
+
+
+def _pieces(text: str, per_chunk: int = 4) -> list[str]:
+    words = _PIECES.findall(text)
+    return ["".join(words[i : i + per_chunk]) for i in range(0, len(words), per_chunk)] or [""]
+
+
+class AgentProvider(CustomLLM):
+    """Serves every ``agent/<name>`` model; stateless (state lives in private modules)."""
+
+    async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
+        try:
+            run, _ = start_run(kwargs)
+            outcome: RunOutcome | None = None
+            async for kind, value in run.events():
+                if kind == "done":
+                    outcome = value
+        except GatewayError as err:
+            raise provider_error(err) from None
+        assert outcome is not None
+        return model_response(
+            model=str(kwargs.get("model") or run.agent),
+            content=outcome.content,
+            prompt_tokens=run.usage.prompt_tokens,
+            completion_tokens=run.usage.completion_tokens,
+            gateway=run.gateway_fields(outcome),
+        )
+
+    # Not ``async def``: the set-up runs when LiteLLM calls this, before the stream starts,
+    # so the response-headers hook already sees the run id and thread id.
+    def astreaming(self, *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
+        try:
+            run, steps = start_run(kwargs)
+        except GatewayError as err:
+            raise provider_error(err) from None
+        return self._stream(run, steps)
+
+    async def _stream(self, run: AgentRun, steps: bool) -> AsyncIterator[ModelResponseStream]:
+        outcome: RunOutcome | None = None
+        try:
+            async for kind, value in run.events():
+                if kind == "step" and steps:
+                    yield stream_chunk(reasoning=f"{value}\n")
+                elif kind == "done":
+                    outcome = value
+        except GatewayError as err:
+            raise provider_error(err) from None
+        assert outcome is not None
+        pieces = _pieces(outcome.content or " ")
+        for piece in pieces[:-1]:
+            yield stream_chunk(content=piece)
+        yield stream_chunk(
+            content=pieces[-1] or " ",
+            finish=True,
+            usage=(run.usage.prompt_tokens, run.usage.completion_tokens),
+            gateway=run.gateway_fields(outcome),
+        )

@@ -1,0 +1,321 @@
+"""Where agent threads live: the LangGraph checkpointer and the thread-owner table.
+
+Default: SQLite at ``GatewaySettings.resolved_checkpoint_url()`` (``<data_dir>/threads.db``,
+``AsyncSqliteSaver``). When ``GATEWAY_CHECKPOINT_URL`` is a ``postgresql://`` URL:
+``AsyncPostgresSaver`` over a psycopg pool, so every instance sees every thread.
+
+Beside LangGraph's own tables, ``gateway_agent_threads`` records who owns each thread
+(key hash, team) and which agent it belongs to. A thread is visible to its owner only
+(``gateway.agents.thread_scope: key``; ``team`` shares it with the owner's team) and to
+the admin; anyone else gets 404, so thread ids don't leak.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+__all__ = [
+    "Owner",
+    "ThreadRecord",
+    "ThreadStore",
+    "get_thread_store",
+    "open_thread_store",
+    "set_thread_store",
+]
+
+log = logging.getLogger("gateway.agents.threads")
+
+_TABLE = "gateway_agent_threads"
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS {_TABLE} (
+    thread_id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    key_hash TEXT NOT NULL,
+    team_id TEXT,
+    persistent INTEGER NOT NULL DEFAULT 1,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
+)"""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who asks: the caller's key hash and team; admins see every thread."""
+
+    key_hash: str
+    team_id: str | None = None
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class ThreadRecord:
+    thread_id: str
+    agent: str
+    key_hash: str
+    team_id: str | None
+    persistent: bool
+    created_at: float
+    updated_at: float
+
+    def visible_to(self, who: Owner, scope: Literal["key", "team"] = "key") -> bool:
+        if who.is_admin or who.key_hash == self.key_hash:
+            return True
+        return scope == "team" and self.team_id is not None and who.team_id == self.team_id
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "thread_id": self.thread_id,
+            "agent": self.agent,
+            "team_id": self.team_id,
+            "persistent": self.persistent,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class _Owners(Protocol):
+    async def get(self, thread_id: str) -> ThreadRecord | None: ...
+    async def put(self, rec: ThreadRecord) -> None: ...
+    async def delete(self, thread_id: str) -> None: ...
+    async def list(self, key_hash: str | None) -> list[ThreadRecord]: ...
+
+
+def _row(r: Any) -> ThreadRecord:
+    return ThreadRecord(
+        thread_id=r[0],
+        agent=r[1],
+        key_hash=r[2],
+        team_id=r[3],
+        persistent=bool(r[4]),
+        created_at=float(r[5]),
+        updated_at=float(r[6]),
+    )
+
+
+_COLS = "thread_id, agent, key_hash, team_id, persistent, created_at, updated_at"
+
+
+class _SqliteOwners:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def setup(self) -> None:
+        await self._conn.execute(_DDL)
+        await self._conn.commit()
+
+    async def get(self, thread_id: str) -> ThreadRecord | None:
+        async with self._conn.execute(
+            f"SELECT {_COLS} FROM {_TABLE} WHERE thread_id = ?", (thread_id,)
+        ) as cur:
+            r = await cur.fetchone()
+        return _row(r) if r else None
+
+    async def put(self, rec: ThreadRecord) -> None:
+        await self._conn.execute(
+            f"INSERT INTO {_TABLE} ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(thread_id) DO UPDATE SET persistent = excluded.persistent, "
+            "updated_at = excluded.updated_at",
+            (
+                rec.thread_id,
+                rec.agent,
+                rec.key_hash,
+                rec.team_id,
+                int(rec.persistent),
+                rec.created_at,
+                rec.updated_at,
+            ),
+        )
+        await self._conn.commit()
+
+    async def delete(self, thread_id: str) -> None:
+        await self._conn.execute(f"DELETE FROM {_TABLE} WHERE thread_id = ?", (thread_id,))
+        await self._conn.commit()
+
+    async def list(self, key_hash: str | None) -> list[ThreadRecord]:
+        sql = f"SELECT {_COLS} FROM {_TABLE}"
+        args: tuple[Any, ...] = ()
+        if key_hash is not None:
+            sql += " WHERE key_hash = ?"
+            args = (key_hash,)
+        async with self._conn.execute(sql + " ORDER BY updated_at DESC LIMIT 1000", args) as cur:
+            return [_row(r) for r in await cur.fetchall()]
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+
+class _PostgresOwners:
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    async def setup(self) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(_DDL)
+
+    async def get(self, thread_id: str) -> ThreadRecord | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(f"SELECT {_COLS} FROM {_TABLE} WHERE thread_id = %s", (thread_id,))
+            r = await cur.fetchone()
+        return _row(list(r.values()) if isinstance(r, dict) else r) if r else None
+
+    async def put(self, rec: ThreadRecord) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                f"INSERT INTO {_TABLE} ({_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (thread_id) DO UPDATE SET persistent = EXCLUDED.persistent, "
+                "updated_at = EXCLUDED.updated_at",
+                (
+                    rec.thread_id,
+                    rec.agent,
+                    rec.key_hash,
+                    rec.team_id,
+                    int(rec.persistent),
+                    rec.created_at,
+                    rec.updated_at,
+                ),
+            )
+
+    async def delete(self, thread_id: str) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(f"DELETE FROM {_TABLE} WHERE thread_id = %s", (thread_id,))
+
+    async def list(self, key_hash: str | None) -> list[ThreadRecord]:
+        sql = f"SELECT {_COLS} FROM {_TABLE}"
+        args: tuple[Any, ...] = ()
+        if key_hash is not None:
+            sql += " WHERE key_hash = %s"
+            args = (key_hash,)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql + " ORDER BY updated_at DESC LIMIT 1000", args)
+            rows = await cur.fetchall()
+        return [_row(list(r.values()) if isinstance(r, dict) else r) for r in rows]
+
+    async def close(self) -> None:
+        return None
+
+
+class ThreadStore:
+    """The checkpointer plus the owner table, opened once per process."""
+
+    def __init__(
+        self,
+        checkpointer: BaseCheckpointSaver[Any],
+        owners: Any,
+        *,
+        scope: Literal["key", "team"] = "key",
+        closers: list[Any] | None = None,
+    ) -> None:
+        self.checkpointer = checkpointer
+        self._owners = owners
+        self.scope = scope
+        self._closers = closers or []
+
+    async def lookup(self, thread_id: str, who: Owner) -> ThreadRecord | None:
+        """The thread if it exists and ``who`` may see it, else None (treat as 404)."""
+        rec = await self._owners.get(thread_id)
+        if rec is None or not rec.visible_to(who, self.scope):
+            return None
+        return rec
+
+    async def exists(self, thread_id: str) -> bool:
+        return await self._owners.get(thread_id) is not None
+
+    async def claim(self, thread_id: str, agent: str, who: Owner, *, persistent: bool) -> ThreadRecord:
+        """Record ``who`` as the owner of a new thread (or touch an existing one)."""
+        now = time.time()
+        old = await self._owners.get(thread_id)
+        rec = ThreadRecord(
+            thread_id=thread_id,
+            agent=old.agent if old else agent,
+            key_hash=old.key_hash if old else who.key_hash,
+            team_id=old.team_id if old else who.team_id,
+            persistent=persistent or bool(old and old.persistent),
+            created_at=old.created_at if old else now,
+            updated_at=now,
+        )
+        await self._owners.put(rec)
+        return rec
+
+    async def delete(self, thread_id: str) -> None:
+        """Forget the thread: its checkpoints and its owner record."""
+        await self.checkpointer.adelete_thread(thread_id)
+        await self._owners.delete(thread_id)
+
+    async def list(self, who: Owner) -> list[ThreadRecord]:
+        if who.is_admin:
+            return await self._owners.list(None)
+        if self.scope == "team" and who.team_id is not None:
+            return [r for r in await self._owners.list(None) if r.visible_to(who, self.scope)]
+        return await self._owners.list(who.key_hash)
+
+    async def close(self) -> None:
+        for closer in reversed(self._closers):
+            try:
+                await closer()
+            except Exception:  # closing one must not stop the rest
+                log.exception("closing thread store failed")
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://", "postgresql+"))
+
+
+def _psycopg_url(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest if "+" in scheme or scheme == "postgres" else url
+
+
+async def open_thread_store(url: str, *, scope: Literal["key", "team"] = "key") -> ThreadStore:
+    """Open the checkpointer and owner table at ``url`` (a SQLite path or a PostgreSQL URL)."""
+    if _is_postgres(url):
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        pool = AsyncConnectionPool(
+            _psycopg_url(url),
+            min_size=1,
+            max_size=10,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        )
+        await pool.open(wait=True, timeout=15)
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await saver.setup()
+        owners_pg = _PostgresOwners(pool)
+        await owners_pg.setup()
+        return ThreadStore(saver, owners_pg, scope=scope, closers=[pool.close])
+
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite+aiosqlite:///")
+    conn = await aiosqlite.connect(path)
+    await conn.execute("PRAGMA journal_mode=WAL")
+    saver_sq = AsyncSqliteSaver(conn)
+    await saver_sq.setup()
+    owners_conn = await aiosqlite.connect(path)
+    await owners_conn.execute("PRAGMA busy_timeout=5000")
+    owners_sq = _SqliteOwners(owners_conn)
+    await owners_sq.setup()
+    return ThreadStore(saver_sq, owners_sq, scope=scope, closers=[conn.close, owners_conn.close])
+
+
+_store: ThreadStore | None = None
+
+
+def set_thread_store(store: ThreadStore | None) -> None:
+    global _store
+    _store = store
+
+
+def get_thread_store() -> ThreadStore:
+    """The process's thread store (opened at start-up by :mod:`agent_routes._startup`)."""
+    if _store is None:
+        raise RuntimeError("agent thread store is not open (gateway start-up did not run)")
+    return _store
