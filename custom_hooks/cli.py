@@ -37,6 +37,10 @@ def _apply_env_defaults(settings: GatewaySettings) -> None:
     os.environ["GATEWAY_CONFIG"] = str(Path(settings.config).resolve())
     os.environ["LITELLM_MASTER_KEY"] = settings.resolved_master_key()
     prepare_multiprocess_dir(settings.workers, settings.resolved_data_dir())  # metrics from every worker
+    if settings.redis_url:
+        # LiteLLM's coordination Redis (rpm/tpm/parallel counters shared by instances) falls
+        # back to REDIS_URL when config.yaml has no general_settings.coordination_redis block.
+        os.environ.setdefault("REDIS_URL", settings.redis_url)
 
 
 def _report(settings: GatewaySettings) -> GatewayConfig | None:
