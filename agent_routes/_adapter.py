@@ -161,8 +161,9 @@ def step_lines(update: Mapping[str, Any], sub_agents: Sequence[str] = ()) -> lis
 
 
 def _handoff_target(tool_name: str, sub_agents: Sequence[str]) -> str | None:
-    for prefix in ("transfer_to_", "handoff_to_", "delegate_to_", "ask_"):
-        if tool_name.startswith(prefix) and tool_name[len(prefix) :] in sub_agents:
+    """The worker a tool call hands off to (``transfer_to_<worker>``, or a sub-agent's name)."""
+    for prefix in ("transfer_to_", "handoff_to_", "delegate_to_"):
+        if tool_name.startswith(prefix) and len(tool_name) > len(prefix):
             return tool_name[len(prefix) :]
     return tool_name if tool_name in sub_agents else None
 
