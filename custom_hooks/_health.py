@@ -126,19 +126,42 @@ async def ping_redis(url: str, timeout: float = 1.5) -> CheckResult:
 
 
 async def check_agents() -> CheckResult:
-    """Fallback when the agents runtime registered no check: each agent's factory resolves."""
-    from custom_hooks._config import resolve_dotted
+    """Agents built: the registry resolves (every graph factory imports, every model exists)
+    and, when agents are configured, their thread store (checkpointer) is open."""
     from custom_hooks._lifecycle import current_config
 
-    registry = current_config().gateway.agents.registry
-    broken = []
-    for name, spec in registry.items():
+    cfg = current_config()
+    registry = cfg.gateway.agents.registry
+    problems: list[str] = []
+    try:
+        from agent_routes._registry import registry_problems
+    except ImportError:
+        registry_problems = None
+    if registry_problems is not None:
+        problems = [
+            f"{key}: {problem}"
+            for key, problem, _fix in registry_problems(cfg.gateway.agents, cfg.model_list)
+        ]
+    else:
+        from custom_hooks._config import resolve_dotted
+
+        for name, spec in registry.items():
+            try:
+                resolve_dotted(spec.graph)
+            except ImportError:
+                problems.append(f"gateway.agents.registry.{name}.graph: cannot be imported")
+    if registry and not problems:
         try:
-            resolve_dotted(spec.graph)
+            from agent_routes._threads import get_thread_store
         except ImportError:
-            broken.append(name)
-    if broken:
-        return CheckResult(False, "agent graph factory cannot be imported: " + ", ".join(sorted(broken)))
+            get_thread_store = None
+        if get_thread_store is not None:
+            try:
+                get_thread_store()
+            except RuntimeError:
+                problems.append("the agents' thread store is not open (start-up did not finish or failed)")
+    if problems:
+        return CheckResult(False, "; ".join(problems[:5]))
     return CheckResult(True, detail=f"{len(registry)} agents")
 
 

@@ -83,9 +83,20 @@ async def test_readiness_names_what_is_wrong() -> None:
     assert healthy.status_code == 200 and body(healthy)["status"] == "healthy"
 
 
-async def test_config_and_agents_checks_on_the_shipped_config() -> None:
+async def test_config_and_agents_checks_on_the_shipped_config(tmp_path: Path) -> None:
+    from agent_routes._threads import open_thread_store, set_thread_store
+
     assert (await check_config()).ok
-    assert (await check_agents()).ok
+    before = await check_agents()  # no start-up ran in this process: the thread store is closed
+    assert not before.ok and "thread store" in (before.error or "")
+    store = await open_thread_store(str(tmp_path / "threads.db"))
+    set_thread_store(store)
+    try:
+        after = await check_agents()
+        assert after.ok, after.error
+    finally:
+        set_thread_store(None)
+        await store.close()
 
 
 async def test_liveness_route() -> None:
