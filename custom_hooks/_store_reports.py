@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -81,9 +81,8 @@ def spend_report_query(
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, date | datetime):
-        return value.isoformat()[:10] if not isinstance(value, datetime) else value.isoformat()
-    return value
+    """JSON-ready values: PostgreSQL's date() gives a date, SQLite's a string."""
+    return value.isoformat() if isinstance(value, date | datetime) else value
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,6 @@ class SpendReport:
     totals: dict[str, Any]
     start: datetime | None = None
     end: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(

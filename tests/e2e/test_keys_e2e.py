@@ -242,3 +242,14 @@ def test_cli_over_the_admin_api(gw: GatewayProcess) -> None:
     assert "cli-team" in _cli(gw, "teams", "list")
     assert "blocked=True" in _cli(gw, "keys", "block", "cli-bot")
     assert "TOTAL" in _cli(gw, "spend", "--by", "team")
+
+
+def test_team_rpm_limit_holds_across_its_keys(gw: GatewayProcess, admin: httpx.Client) -> None:
+    assert admin.post("/gateway/teams", json={"team_id": "tight", "rpm_limit": 2}).status_code == 200
+    a = _create(admin, key_alias="tight-a", team_id="tight", rpm_limit=100)
+    b = _create(admin, key_alias="tight-b", team_id="tight")
+    assert admin.get("/gateway/keys/tight-a").json()["rpm_limit"] == 100  # stored as asked...
+    assert _chat(gw, a["key"], model="demo")
+    assert _chat(gw, b["key"], model="demo")
+    with pytest.raises(openai.RateLimitError):  # ...but the team's 2 rpm bound both keys together
+        _chat(gw, a["key"], model="demo")
