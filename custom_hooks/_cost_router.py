@@ -23,7 +23,9 @@ from typing import Any
 import litellm
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
+from redis.exceptions import RedisError
 
+from custom_hooks._budgets import get_budget_service
 from custom_hooks._errors import (
     BadRequest,
     BudgetExceeded,
@@ -37,7 +39,7 @@ from custom_hooks._pricing import ModelCatalog, RequestShape, request_kind, requ
 from custom_hooks._routing_config import RoutingConfig
 from custom_hooks._routing_policy import BudgetState, Decision, IdentityFacts, RequestFacts, decide
 
-__all__ = ["HEADER_NAMES", "CostRouter", "RemainingBudgets", "format_cost"]
+__all__ = ["HEADER_NAMES", "CostRouter", "RemainingBudgets", "format_cost", "remaining_from_budget_service"]
 
 log = logging.getLogger("gateway.routing")
 
@@ -97,7 +99,8 @@ def _catalog_for(path: str) -> tuple[RoutingConfig, ModelCatalog]:
 
     cfg = load_config_cached(path)
     routing = cfg.gateway.routing
-    return routing, ModelCatalog.from_model_list(cfg.model_list, routing)
+    agents = set(cfg.gateway.agents.registry)
+    return routing, ModelCatalog.from_model_list(cfg.model_list, routing, agent_names=agents)
 
 
 def _process_policy() -> tuple[RoutingConfig, ModelCatalog]:
@@ -107,18 +110,26 @@ def _process_policy() -> tuple[RoutingConfig, ModelCatalog]:
     return _catalog_for(str(get_settings().config))
 
 
-async def _default_remaining_budgets(
+async def remaining_from_budget_service(
     user: UserAPIKeyAuth, budgets: Sequence[Mapping[str, Any]]
 ) -> Sequence[BudgetState] | None:
-    """Remaining budget from the spend area's window counters (None until that area exists)."""
-    try:
-        from custom_hooks import _budgets  # type: ignore[attr-defined]
-    except ImportError:
+    """What remains of each budget window: the spend area's counters (settled + reserved).
+
+    None when the budget service is not running; a window whose counter is not seeded
+    yet (the first call of a window after a start) has ``remaining=None`` (unknown).
+    """
+    service = get_budget_service()
+    if service is None:
         return None
-    remaining = getattr(_budgets, "remaining_budgets", None)
-    if remaining is None:
+    now = service.clock()
+    windows = service.windows(budgets, now)
+    if not windows:
         return None
-    return await remaining(user, budgets)  # type: ignore[no-any-return]
+    totals = await service.counters.totals(windows, now)
+    return [
+        BudgetState(w.scope, w.limit, None if spent is None else w.limit - spent)
+        for w, spent in zip(windows, totals, strict=True)
+    ]
 
 
 class CostRouter(CustomLogger):
@@ -140,7 +151,7 @@ class CostRouter(CustomLogger):
         super().__init__()
         self._config = config
         self._catalog = catalog
-        self._remaining_budgets = remaining_budgets or _default_remaining_budgets
+        self._remaining_budgets = remaining_budgets or remaining_from_budget_service
 
     def _policy(self) -> tuple[RoutingConfig, ModelCatalog]:
         if self._config is not None and self._catalog is not None:
@@ -160,7 +171,7 @@ class CostRouter(CustomLogger):
             states = await asyncio.wait_for(
                 self._remaining_budgets(user, budgets), cfg.budget_lookup_timeout_s
             )
-        except (OSError, TimeoutError, ServiceUnavailable) as exc:
+        except (OSError, TimeoutError, RedisError, ServiceUnavailable) as exc:
             if cfg.on_budget_lookup_error == "closed":
                 raise to_proxy_exception(
                     ServiceUnavailable(
@@ -193,7 +204,10 @@ class CostRouter(CustomLogger):
             shape = RequestShape(kind=kind, prompt_tokens=0)  # agents use a fixed estimate
         else:
             tokenizer = spec.tokenizer_model if spec is not None else "gpt-4o"
-            shape = request_shape(data, kind, tokenizer, approx=cfg.token_counting == "approx")
+            try:
+                shape = request_shape(data, kind, tokenizer, approx=cfg.token_counting == "approx")
+            except (ValueError, TypeError, KeyError, AttributeError):  # content the counter can't read
+                shape = request_shape(data, kind, tokenizer, approx=True)
         md = _metadata_of(data)
         strict = str(md.get("routing") or "").strip().lower() == "strict"
         facts = IdentityFacts(

@@ -94,7 +94,9 @@ class RoutingPolicy(_Strict):
         default=None, ge=0, le=1, description="Same, as a fraction of that budget (0.2 = last 20%)."
     )
     reject_over_budget: bool = Field(
-        default=True, description="Reject (budget_exceeded) when no model's estimate fits what remains."
+        default=False,
+        description="Reject (budget_exceeded) when no model's estimate fits what remains; off, the budget "
+        "guard still rejects once spend has reached the budget.",
     )
     allow_strict: bool = Field(
         default=True, description="Honour metadata.routing='strict' (never reroute; reject instead)."

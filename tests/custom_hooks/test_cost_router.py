@@ -11,12 +11,14 @@ from litellm.caching.caching import DualCache
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.utils import ModelResponse
 
+from custom_hooks._budgets import BudgetService, Reservation, get_budget_service, set_budget_service
 from custom_hooks._config import resolve_dotted
-from custom_hooks._cost_router import HEADER_NAMES, CostRouter, format_cost
+from custom_hooks._cost_router import HEADER_NAMES, CostRouter, format_cost, remaining_from_budget_service
 from custom_hooks._errors import GatewayProxyException
 from custom_hooks._pricing import ModelCatalog
 from custom_hooks._routing_config import RoutingConfig
 from custom_hooks._routing_policy import BudgetState
+from custom_hooks._windows import InProcessCounters
 
 
 def _priced(name: str, inp: float, out: float) -> dict[str, Any]:
@@ -135,7 +137,10 @@ class FakeBudgets:
 
 
 KEY_BUDGET = [{"scope": "key", "id": "h1", "max_budget": 10.0, "duration": "30d"}]
-LOW = {"chains": {"gpt-4o": ["gpt-4o-mini"]}, "default": {"downgrade_below_remaining": 1.0}}
+LOW = {
+    "chains": {"gpt-4o": ["gpt-4o-mini"]},
+    "default": {"downgrade_below_remaining": 1.0, "reject_over_budget": True},
+}
 
 
 async def test_remaining_budget_comes_from_the_injected_lookup() -> None:
@@ -275,3 +280,29 @@ async def test_no_decision_no_headers() -> None:
 )
 def test_format_cost(value: float, text: str) -> None:
     assert format_cost(value) == text
+
+
+async def test_the_default_lookup_reads_the_spend_areas_window_counters() -> None:
+    previous = get_budget_service()
+    service = BudgetService(counters=InProcessCounters())
+    budgets = [{"scope": "key", "id": "h1", "max_budget": 1.0, "duration": "1d"}]
+    try:
+        set_budget_service(service)
+        assert await remaining_from_budget_service(caller(), budgets) == [BudgetState("key", 1.0, None)]
+        res = await service.reserve(budgets, 0.1)
+        assert isinstance(res, Reservation)
+        await service.charge(res.rid, 0.75)
+        assert await remaining_from_budget_service(caller(), budgets) == [BudgetState("key", 1.0, 0.25)]
+        data = await call(router(LOW), chat(), caller(budgets=budgets))  # the default lookup, wired
+        assert (
+            data["model"] == "gpt-4o-mini"
+            and data["metadata"]["gateway"]["routing"]["reason"] == "budget_low"
+        )
+    finally:
+        set_budget_service(previous)
+
+
+async def test_content_the_token_counter_cannot_read_is_estimated_approximately() -> None:
+    odd = {"model": "gpt-4o", "messages": [{"role": "user", "content": [{"type": "text", "text": 42}]}]}
+    data = await call(router(), odd)
+    assert data["metadata"]["gateway"]["routing"]["estimated_cost"] > 0

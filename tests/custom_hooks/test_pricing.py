@@ -183,3 +183,11 @@ def test_every_model_in_the_shipped_config_is_priced() -> None:
     cat = ModelCatalog.from_model_list(cfg.model_list, cfg.gateway.routing)
     unpriced = [name for name, spec in cat.models.items() if not spec.priced]
     assert unpriced == [], f"price these in model_info or gateway.routing.models: {unpriced}"
+
+
+def test_agents_from_the_registry_are_agents_whatever_their_model_says() -> None:
+    cat = ModelCatalog.from_model_list([entry("helper", "demo/echo")], agent_names={"helper"})
+    spec = cat.get("helper")
+    assert (
+        spec is not None and spec.is_agent and spec.fixed_estimate == RoutingConfig().agent_default_estimate
+    )

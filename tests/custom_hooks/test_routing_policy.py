@@ -387,7 +387,8 @@ CASES = [
 
 
 def _run(case: Case) -> Decision:
-    routing = RoutingConfig.model_validate({"chains": CHAINS, "default": case.policy, **case.routing})
+    policy = {"reject_over_budget": True, **case.policy}
+    routing = RoutingConfig.model_validate({"chains": CHAINS, "default": policy, **case.routing})
     catalog = ModelCatalog.from_model_list(MODEL_LIST, routing)
     return decide(
         RequestFacts(model=case.model, shape=case.shape, strict=case.strict), case.ident, routing, catalog
