@@ -56,12 +56,24 @@ def agent_model_names(model_list: list[dict[str, Any]]) -> dict[str, str]:
 
 def registry_problems(
     agents: AgentsConfig, model_list: list[dict[str, Any]]
-) -> Iterator[tuple[str, str, str]]:
-    """(config key, problem, fix) for everything wrong with the agent registry."""
+) -> Iterator[tuple[str, str, str, bool]]:
+    """(config key, problem, fix, fatal) for everything wrong with the agent registry.
+
+    An agent with no ``model_list`` entry is not served (a warning); for a served agent an
+    unloadable graph factory or an unknown model alias is fatal.
+    """
     names = {str(e.get("model_name")) for e in model_list}
-    served = agent_model_names(model_list)
+    served = set(agent_model_names(model_list).values())
     for name, spec in agents.registry.items():
         key = f"gateway.agents.registry.{name}"
+        if name not in served:
+            yield (
+                key,
+                f"agent '{name}' has no model_list entry, so clients cannot call it",
+                f"add {{model_name: {name}, litellm_params: {{model: agent/{name}}}}} to model_list",
+                False,
+            )
+            continue
         try:
             resolve_factory(spec.graph)
         except Exception as exc:  # any import failure is a config error at start
@@ -69,6 +81,7 @@ def registry_problems(
                 f"{key}.graph",
                 f"cannot load graph factory '{spec.graph}' ({exc})",
                 "check the module and name",
+                True,
             )
         for alias in [spec.model, *spec.models]:
             if alias not in names:
@@ -76,22 +89,18 @@ def registry_problems(
                     f"{key}.model",
                     f"model alias '{alias}' is not a model_name in model_list",
                     "name one of: " + ", ".join(sorted(names)),
+                    True,
                 )
         for sub in spec.agents:
             if sub not in agents.registry:
-                yield f"{key}.agents", f"sub-agent '{sub}' is not in the registry", "add it or remove it"
-        if name not in served.values():
-            yield (
-                key,
-                f"agent '{name}' has no model_list entry, so clients cannot call it",
-                f"add {{model_name: {name}, litellm_params: {{model: agent/{name}}}}} to model_list",
-            )
-    for model_name, agent in served.items():
+                yield f"{key}.agents", f"sub-agent '{sub}' is not in the registry", "add or remove it", True
+    for model_name, agent in agent_model_names(model_list).items():
         if agent not in agents.registry:
             yield (
                 "model_list",
                 f"model '{model_name}' serves agent '{agent}', which is not in gateway.agents.registry",
                 "add it to gateway.agents.registry or fix the name",
+                True,
             )
 
 

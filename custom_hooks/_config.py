@@ -234,8 +234,8 @@ def check_config(path: Path | str) -> tuple[GatewayConfig | None, list[ConfigPro
         )
     from agent_routes._registry import registry_problems
 
-    for key, problem, fix in registry_problems(cfg.gateway.agents, cfg.model_list):
-        out.add(key, problem, fix)
+    for key, problem, fix, fatal in registry_problems(cfg.gateway.agents, cfg.model_list):
+        out.add(key, problem, fix, fatal=fatal)
     used = _models_used_by_default(cfg)
     unset_elsewhere: dict[str, list[str]] = {}
     for i, entry in enumerate(cfg.model_list):

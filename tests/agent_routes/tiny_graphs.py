@@ -93,3 +93,52 @@ def slow(ctx: AgentContext) -> Any:
     g.add_edge(START, "nap")
     g.add_edge("nap", END)
     return g.compile(checkpointer=ctx.checkpointer, name=ctx.name)
+
+
+def token_probe(ctx: AgentContext) -> Any:
+    """Uses its own run token while running, and answers with what the gateway said."""
+    import json
+
+    import httpx
+
+    async def probe(state: MessagesState) -> dict[str, Any]:
+        from langchain_core.messages import AIMessage
+
+        root = ctx.base_url.removesuffix("/v1")
+        auth = {"Authorization": f"Bearer {ctx.api_key}"}
+        body = {"messages": [{"role": "user", "content": "hi"}]}
+        async with httpx.AsyncClient(timeout=30) as client:
+            own = await client.post(
+                f"{ctx.base_url}/chat/completions", json={**body, "model": ctx.spec.model}, headers=auth
+            )
+            other = await client.post(
+                f"{ctx.base_url}/chat/completions", json={**body, "model": "claude-haiku"}, headers=auth
+            )
+            admin = await client.get(f"{root}/gateway/keys", headers=auth)
+        report = {
+            "token": ctx.api_key,
+            "own": own.status_code,
+            "other": other.status_code,
+            "admin": admin.status_code,
+        }
+        return {"messages": [AIMessage(json.dumps(report))]}
+
+    g = StateGraph(MessagesState)
+    g.add_node("probe", probe)
+    g.add_edge(START, "probe")
+    g.add_edge("probe", END)
+    return g.compile(checkpointer=ctx.checkpointer, name=ctx.name)
+
+
+def recursive(ctx: AgentContext) -> Any:
+    """Calls itself (as a model, through the gateway) until the depth limit stops it."""
+    model = ctx.chat_model(model=ctx.name)
+
+    async def again(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    g = StateGraph(MessagesState)
+    g.add_node("again", again)
+    g.add_edge(START, "again")
+    g.add_edge("again", END)
+    return g.compile(checkpointer=ctx.checkpointer, name=ctx.name)
