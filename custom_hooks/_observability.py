@@ -16,7 +16,7 @@ from typing import Any
 from custom_hooks import _lifecycle
 from custom_hooks._metrics import GatewayMetrics, get_metrics
 
-__all__ = ["mount", "refresh_gauges"]
+__all__ = ["count_pending_approvals", "mount", "refresh_gauges"]
 
 log = logging.getLogger("gateway.observability")
 
@@ -58,21 +58,43 @@ def _ledger_state() -> tuple[float | None, float | None]:
     return depth, failures
 
 
-def _pending_approvals() -> dict[str, int] | None:
-    """Pending approvals by agent, from the agents runtime (None when it exposes none)."""
-    for module_name in ("agent_routes.approvals", "agent_routes._approvals", "agent_routes._runtime"):
-        try:
-            module = __import__(module_name, fromlist=["_"])
-        except ImportError:
-            continue
-        fn = getattr(module, "pending_approvals_by_agent", None) or getattr(module, "pending_approvals", None)
-        if callable(fn):
-            value = fn()
-            if isinstance(value, int):
-                return {"all": value}
-            if isinstance(value, dict):
-                return {str(k): int(v) for k, v in value.items()}
-    return None
+async def count_pending_approvals(limit: int = 200) -> dict[str, int] | None:
+    """Runs paused on a human approval, by agent (None when agents are not running here).
+
+    Uses the agents runtime's ``pending_approvals_by_agent()`` when it exposes one; else
+    reads the thread store: for each thread of an agent that has ``approval_required``
+    tools, the graph state's pending interrupts (at most ``limit`` threads). Run from the
+    background loop, not per scrape.
+    """
+    import inspect
+
+    try:
+        from agent_routes import _registry, _threads
+        from agent_routes._context import AgentContext
+    except ImportError:
+        return None
+    exposed = getattr(_registry, "pending_approvals_by_agent", None)
+    if callable(exposed):
+        value = exposed()
+        value = await value if inspect.isawaitable(value) else value
+        return {str(k): int(v) for k, v in dict(value).items()}
+    try:
+        store = _threads.get_thread_store()
+    except RuntimeError:
+        return None
+    registry = _registry.agents_config().registry
+    gated = {name for name, spec in registry.items() if spec.approval_required}
+    counts = dict.fromkeys(gated, 0)
+    if not gated:
+        return counts
+    records = [r for r in await store.list(_threads.Owner(key_hash="", is_admin=True)) if r.agent in gated]
+    for rec in records[:limit]:
+        ctx = AgentContext(name=rec.agent, spec=registry[rec.agent], checkpointer=store.checkpointer)
+        graph = _registry.build_graph(rec.agent, ctx)
+        snapshot = await graph.aget_state({"configurable": {"thread_id": rec.thread_id}})
+        if getattr(snapshot, "interrupts", None):
+            counts[rec.agent] += 1
+    return counts
 
 
 async def refresh_gauges(metrics: GatewayMetrics | None = None) -> None:
@@ -86,7 +108,7 @@ async def refresh_gauges(metrics: GatewayMetrics | None = None) -> None:
         if delta > 0:
             m.ledger_write_failures.inc(delta)
         _state["ledger_failures_seen"] = max(failures, _state["ledger_failures_seen"])
-    pending = _pending_approvals()
+    pending = _state.get("pending_approvals")
     if pending is not None:
         for agent, n in pending.items():
             m.agent_pending_approvals.labels(agent=agent).set(n)
@@ -100,14 +122,22 @@ async def _probe_loop(interval: float, timeout: float) -> None:
 
     await asyncio.sleep(1.0)  # let the other parts finish starting (the store opens after us)
     while True:
-        try:
-            await readiness(timeout)
-            await refresh_gauges()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("background gauge refresh failed", exc_info=True)
+        for name, step in (
+            ("dependency probes", lambda: readiness(timeout)),
+            ("pending approvals", _refresh_pending),
+            ("gauges", refresh_gauges),
+        ):
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one failing source must not stop the others
+                log.warning("background refresh of %s failed", name, exc_info=True)
         await asyncio.sleep(interval)
+
+
+async def _refresh_pending() -> None:
+    _state["pending_approvals"] = await count_pending_approvals()
 
 
 async def _start(_settings: Any, config: Any) -> None:
