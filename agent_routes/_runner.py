@@ -40,7 +40,7 @@ from agent_routes._adapter import (
     to_graph_messages,
 )
 from agent_routes._config import AgentsConfig, AgentSpec
-from agent_routes._context import AgentContext, ApprovalDecision, InnerCall, RunUsage
+from agent_routes._context import AgentContext, ApprovalDecision, InnerCall, ModelFactory, RunUsage
 from agent_routes._errors import (
     AgentDepthLimit,
     AgentNotFound,
@@ -164,6 +164,7 @@ class AgentRun:
     requested_thread: str | None = None
     resume: ApprovalDecision | None = None  # from the resume route: skip parsing messages
     report: dict[str, Any] = field(default_factory=dict)  # -> metadata["gateway"]["agent_run"]
+    model_factory: ModelFactory | None = None  # tests: fake chat models instead of ChatOpenAI
     run_id: str = field(default_factory=lambda: f"run_{uuid.uuid4().hex}")
     usage: RunUsage = field(default_factory=RunUsage)
 
@@ -295,6 +296,7 @@ class AgentRun:
                 api_key=token,
                 usage=self.usage,
                 request_timeout_s=self.spec.timeout_s,
+                model_factory=self.model_factory,
             )
             graph = build_graph(self.agent, ctx)
             config: dict[str, Any] = {

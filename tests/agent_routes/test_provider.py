@@ -1,0 +1,232 @@
+"""An agent run in-process: fake chat models, a real thread store, real run tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage
+
+from agent_routes._config import AgentsConfig
+from agent_routes._errors import AgentDepthLimit, AgentStepLimit, AgentTimeout, ThreadNotFound, provider_error
+from agent_routes._registry import registry_problems
+from agent_routes._runner import (
+    AgentRun,
+    Caller,
+    caller_from_metadata,
+    new_agent_run,
+    steps_wanted,
+    thread_id_from,
+)
+from agent_routes._threads import ThreadStore, open_thread_store
+from custom_hooks._run_tokens import RunTokens, derive_secret
+from tests.agent_routes.graph_fakes import Factory, call
+
+G = "tests.agent_routes.tiny_graphs"
+AGENTS = AgentsConfig.model_validate(
+    {
+        "max_depth": 2,
+        "registry": {
+            "echo": {"graph": f"{G}.echo", "model": "m"},
+            "tooly": {"graph": f"{G}.tooly", "model": "m", "approval_required": ["send_email"]},
+            "nomem": {"graph": f"{G}.echo", "model": "m", "memory": False},
+            "loop": {"graph": f"{G}.loop", "model": "m", "step_limit": 4},
+            "slow": {"graph": f"{G}.slow", "model": "m", "timeout_s": 0.2},
+        },
+    }
+)
+ALICE = Caller(key_hash="alice", team_id="red")
+
+
+def _ai(text: str, p: int, c: int) -> AIMessage:
+    return AIMessage(text, usage_metadata={"input_tokens": p, "output_tokens": c, "total_tokens": p + c})
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[ThreadStore]:
+    s = await open_thread_store(str(tmp_path / "threads.db"))
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def tokens() -> RunTokens:
+    return RunTokens(derive_secret("sk-test"))
+
+
+def _run(
+    store: ThreadStore, tokens: RunTokens, factory: Factory, agent: str, text: str, **kw: Any
+) -> AgentRun:
+    run = new_agent_run(
+        agent=agent,
+        agents=AGENTS,
+        caller=kw.pop("caller", ALICE),
+        messages=[{"role": "user", "content": text}],
+        store=store,
+        tokens=tokens,
+        base_url="http://127.0.0.1:1/v1",
+        parent_request_id="req-1",
+        thread_id=kw.pop("thread_id", None),
+        **kw,
+    )
+    run.model_factory = factory
+    return run
+
+
+async def _finish(run: AgentRun) -> tuple[list[str], Any]:
+    steps, outcome = [], None
+    async for kind, value in run.events():
+        if kind == "step":
+            steps.append(value)
+        else:
+            outcome = value
+    return steps, outcome
+
+
+async def test_completed_run_sums_usage_reports_and_cleans_up(store: ThreadStore, tokens: RunTokens) -> None:
+    factory = Factory()
+    factory.script.steps += [call("lookup", query="life"), _ai("It is 42.", 20, 4)]
+    factory.script.steps[0].usage_metadata = {"input_tokens": 10, "output_tokens": 3, "total_tokens": 13}
+    run = _run(store, tokens, factory, "tooly", "meaning of life?")
+    steps, outcome = await _finish(run)
+    assert outcome.content == "It is 42." and outcome.outcome == "completed"
+    assert any(s.startswith("Calling tool lookup") for s in steps)
+    assert any(s.startswith("Tool lookup finished") for s in steps)
+    assert (run.usage.prompt_tokens, run.usage.completion_tokens) == (30, 7)
+    report = run.report
+    assert report["outcome"] == "completed" and report["inner_calls"] == 2
+    assert report["tool_calls"] == {"lookup": 1} and report["usage"]["total_tokens"] == 37
+    assert factory.aliases == ["m"]
+    assert not await store.exists(run.thread_id)  # private thread: gone after the run
+    assert run.gateway_fields(outcome)["thread_id"] is None
+
+
+async def test_run_token_is_scoped_and_revoked(store: ThreadStore, tokens: RunTokens) -> None:
+    seen: list[str] = []
+
+    def factory(model: str, **kw: Any) -> Any:
+        f = Factory()
+        f.script.steps.append(lambda msgs, tools: _ai("ok", 1, 1))
+        return f(model, **kw)
+
+    run = _run(store, tokens, Factory(), "echo", "hi")
+    run.model_factory = factory
+    original = tokens.aissue
+
+    async def spy(**kw: Any) -> str:
+        token = await original(**kw)
+        seen.append(token)
+        return token
+
+    tokens.aissue = spy  # type: ignore[method-assign]
+    await _finish(run)
+    claims = tokens.decode(seen[0])
+    assert claims is not None and claims.allowed_models == ("m",) and claims.depth == 1
+    assert claims.key_hash == "alice" and claims.parent_request_id == "req-1"
+    assert tokens.verify(seen[0]) is None  # revoked at the end
+
+
+async def test_thread_memory_sends_only_the_new_turn(store: ThreadStore, tokens: RunTokens) -> None:
+    factory = Factory()
+    factory.script.steps += [_ai("one", 1, 1), _ai("two", 1, 1)]
+    await _finish(_run(store, tokens, factory, "echo", "first", thread_id="t1"))
+    run = new_agent_run(
+        agent="echo",
+        agents=AGENTS,
+        caller=ALICE,
+        messages=[
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "one"},
+            {"role": "user", "content": "second"},
+        ],
+        store=store,
+        tokens=tokens,
+        base_url="http://x/v1",
+        parent_request_id="r",
+        thread_id="t1",
+    )
+    run.model_factory = factory
+    _, outcome = await _finish(run)
+    assert outcome.content == "two"
+    sent = [m.content for m in factory.calls[-1].messages]
+    assert sent == ["first", "one", "second"]  # history from the checkpoint, not duplicated
+    with pytest.raises(ThreadNotFound):
+        await _finish(
+            _run(store, tokens, factory, "echo", "x", thread_id="t1", caller=Caller(key_hash="bob"))
+        )
+
+
+async def test_memory_off_agent_does_not_keep_the_thread(store: ThreadStore, tokens: RunTokens) -> None:
+    factory = Factory()
+    factory.script.steps.append(_ai("hi", 1, 1))
+    await _finish(_run(store, tokens, factory, "nomem", "hello", thread_id="t-nomem"))
+    assert not await store.exists("t-nomem")
+
+
+async def test_interrupt_then_approve(store: ThreadStore, tokens: RunTokens) -> None:
+    factory = Factory()
+    factory.script.steps.append(call("send_email", to="a@b.c", body="hi"))
+    _, outcome = await _finish(_run(store, tokens, factory, "tooly", "email a@b.c"))
+    assert outcome.outcome == "interrupted" and outcome.interrupt["action"] == "send_email"
+    run1_thread = outcome.content.split("thread_id: ")[1].split(",")[0]
+    assert await store.exists(run1_thread)  # kept while the approval is pending
+    # a message that is not a decision re-asks without calling the model
+    calls_before = len(factory.calls)
+    _, again = await _finish(_run(store, tokens, factory, "tooly", "what?", thread_id=run1_thread))
+    assert again.outcome == "awaiting_approval" and len(factory.calls) == calls_before
+    factory.script.steps.append(_ai("Sent.", 1, 1))
+    _, done = await _finish(_run(store, tokens, factory, "tooly", "approve", thread_id=run1_thread))
+    assert done.content == "Sent."
+    tool_results = [m.content for m in factory.calls[-1].messages if m.type == "tool"]
+    assert tool_results == ["Email sent to a@b.c."]
+
+
+async def test_limits(store: ThreadStore, tokens: RunTokens) -> None:
+    with pytest.raises(AgentStepLimit) as step:
+        await _finish(_run(store, tokens, Factory(), "loop", "go"))
+    assert step.value.code == "agent_step_limit" and step.value.status_code == 422
+    with pytest.raises(AgentTimeout):
+        await _finish(_run(store, tokens, Factory(), "slow", "go"))
+    deep = Caller(key_hash="alice", parent_run={"run_id": "r0", "depth": 2})
+    with pytest.raises(AgentDepthLimit):
+        await _finish(_run(store, tokens, Factory(), "echo", "go", caller=deep))
+
+
+def test_provider_error_keeps_status_and_code() -> None:
+    err = provider_error(AgentStepLimit("too many steps"))
+    assert getattr(err, "status_code", None) == 422 and getattr(err, "code", None) == "agent_step_limit"
+
+
+def test_request_parsing() -> None:
+    md = {
+        "user_api_key_hash": "fallback",
+        "user_api_key_metadata": {
+            "gateway_identity": {"key_hash": "h1", "team_id": "t", "run": {"run_id": "r", "depth": 1}}
+        },
+        "headers": {"X-Thread-Id": "from-header"},
+    }
+    caller = caller_from_metadata(md)
+    assert (caller.key_hash, caller.team_id, caller.depth) == ("h1", "t", 1)
+    assert thread_id_from(md) == "from-header"
+    assert thread_id_from({**md, "thread_id": "from-metadata"}) == "from-metadata"
+    assert steps_wanted({}, {}, True) is True
+    assert steps_wanted({"agent_steps": "false"}, {}, True) is False
+    assert steps_wanted({}, {"agent_steps": False}, True) is False
+
+
+def test_registry_validation() -> None:
+    agents = AgentsConfig.model_validate(
+        {
+            "registry": {
+                "a": {"graph": "agent_routes.nope.build", "model": "missing"},
+                "b": {"graph": f"{G}.echo"},
+            }
+        }
+    )
+    models = [{"model_name": "a", "litellm_params": {"model": "agent/a"}}, {"model_name": "default"}]
+    problems = {(key, fatal) for key, _, _, fatal in registry_problems(agents, models)}
+    assert ("gateway.agents.registry.a.graph", True) in problems
+    assert ("gateway.agents.registry.a.model", True) in problems
+    assert ("gateway.agents.registry.b", False) in problems  # defined but not served: a warning

@@ -1,0 +1,89 @@
+"""Thread store: owners, visibility, deletion, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_routes._threads import Owner, ThreadStore, open_thread_store
+from tests.harness.services import PostgresServer
+
+ALICE = Owner(key_hash="alice", team_id="red")
+ALICE_TEAMMATE = Owner(key_hash="carol", team_id="red")
+BOB = Owner(key_hash="bob", team_id="blue")
+ADMIN = Owner(key_hash="admin", is_admin=True)
+
+
+async def _exercise(store: ThreadStore) -> None:
+    rec = await store.claim("t1", "support", ALICE, persistent=True)
+    assert (rec.key_hash, rec.team_id, rec.agent) == ("alice", "red", "support")
+    assert await store.lookup("t1", ALICE) is not None
+    assert await store.lookup("t1", ADMIN) is not None
+    assert await store.lookup("t1", BOB) is None
+    assert await store.lookup("t1", ALICE_TEAMMATE) is None  # scope "key" by default
+    assert await store.exists("t1")
+    # a later claim by someone else never changes the owner
+    again = await store.claim("t1", "research", BOB, persistent=False)
+    assert (again.key_hash, again.agent, again.persistent) == ("alice", "support", True)
+    await store.claim("t2", "support", BOB, persistent=True)
+    assert [r.thread_id for r in await store.list(ALICE)] == ["t1"]
+    assert {r.thread_id for r in await store.list(ADMIN)} == {"t1", "t2"}
+    await store.delete("t1")
+    assert not await store.exists("t1")
+    assert await store.lookup("t1", ALICE) is None
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[ThreadStore]:
+    store = await open_thread_store(str(tmp_path / "threads.db"))
+    yield store
+    await store.close()
+
+
+async def test_sqlite_owners(sqlite_store: ThreadStore) -> None:
+    await _exercise(sqlite_store)
+
+
+async def test_team_scope_shares_with_the_team(tmp_path: Path) -> None:
+    store = await open_thread_store(str(tmp_path / "t.db"), scope="team")
+    try:
+        await store.claim("t1", "support", ALICE, persistent=True)
+        assert await store.lookup("t1", ALICE_TEAMMATE) is not None
+        assert await store.lookup("t1", BOB) is None
+        assert [r.thread_id for r in await store.list(ALICE_TEAMMATE)] == ["t1"]
+    finally:
+        await store.close()
+
+
+async def test_sqlite_checkpoints_survive_reopen(tmp_path: Path) -> None:
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    def node(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [("ai", f"seen {len(state['messages'])}")]}
+
+    path = str(tmp_path / "threads.db")
+    cfg: Any = {"configurable": {"thread_id": "t"}}
+    for expected in ("seen 1", "seen 3"):
+        store = await open_thread_store(path)
+        g = StateGraph(MessagesState)
+        g.add_node("n", node)
+        g.add_edge(START, "n")
+        graph = g.compile(checkpointer=store.checkpointer)
+        out = await graph.ainvoke({"messages": [("user", "hi")]}, cfg)
+        assert out["messages"][-1].content == expected
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_owners_and_checkpointer(postgres_server: PostgresServer) -> None:
+    store = await open_thread_store(postgres_server.url)
+    try:
+        await store.delete("t1")
+        await store.delete("t2")
+        await _exercise(store)
+        await store.delete("t2")
+    finally:
+        await store.close()
