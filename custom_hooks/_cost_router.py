@@ -246,13 +246,15 @@ class CostRouter(CustomLogger):
         data: dict[str, Any], served: str, cfg: RoutingConfig, catalog: ModelCatalog, user: UserAPIKeyAuth
     ) -> None:
         spec = catalog.get(served)
-        if spec is not None and spec.is_agent:
-            data["cache"] = dict(_NO_CACHE)  # an agent run is never served from (or stored in) a cache
+        ident = _identity_of(user)
+        if (spec is not None and spec.is_agent) or ident.get("run"):
+            # An agent run, and every call made inside one, is never served from (or stored in)
+            # the cache: a run replayed from cached steps would not be a run.
+            data["cache"] = dict(_NO_CACHE)
             return
         cc = cfg.cache
         if not cc.enabled or cc.scope == "global":
             return
-        ident = _identity_of(user)
         team = ident.get("team_id") or user.team_id
         key = ident.get("key_hash") or user.api_key or "anonymous"
         owner = f"team:{team}" if cc.scope == "team" and team else f"key:{key}"

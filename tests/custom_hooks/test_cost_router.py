@@ -185,6 +185,13 @@ async def test_agents_are_never_cached_nor_rerouted() -> None:
     assert data["metadata"]["gateway"]["routing"]["reason"] == "agent"
 
 
+async def test_calls_inside_an_agent_run_are_never_cached() -> None:
+    user = caller()
+    user.metadata["gateway_identity"]["run"] = {"run_id": "r1", "agent": "research", "depth": 1}
+    data = await call(router({"cache": {"enabled": True}}), chat("gpt-4o-mini"), user)
+    assert data["model"] == "gpt-4o-mini" and data["cache"] == {"no-cache": True, "no-store": True}
+
+
 @pytest.mark.parametrize(
     ("scope", "team", "namespace"),
     [
