@@ -46,6 +46,7 @@ __all__ = [
     "TavilySearch",
     "make_search_backend",
     "make_search_tool",
+    "parse_sources",
     "turn_sources",
     "with_sources",
 ]
@@ -331,6 +332,18 @@ def with_sources(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
         rows = [s for s in rows if int(s["n"]) in cited]
     lines = [f"[{s['n']}] {s['title']} - {s['source']}" for s in rows]
     return f"{answer.rstrip()}\n\n{SOURCES_HEADING}\n" + "\n".join(lines)
+
+
+_SOURCE_LINE = re.compile(r"^\[(?P<n>\d{1,3})\] (?P<title>.*) - (?P<source>\S+)$")
+
+
+def parse_sources(text: str) -> list[dict[str, Any]]:
+    """The ``Sources:`` list of an answer written by :func:`with_sources` (e.g. another agent's)."""
+    _, heading, tail = text.rpartition(SOURCES_HEADING)
+    if not heading:
+        return []
+    rows = [_SOURCE_LINE.match(line.strip()) for line in tail.strip().splitlines()]
+    return [{"n": int(m["n"]), "title": m["title"], "source": m["source"]} for m in rows if m]
 
 
 def _number(results: Sequence[SearchResult], earlier: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -9,7 +9,8 @@ The multi-agent pattern, hand-built so each handoff is visible::
 The supervisor's model sees two handoff tools, ``transfer_to_researcher(task)`` and
 ``transfer_to_writer(task, notes)``; calling one runs that worker on the task (parallel
 calls run in parallel). Workers are agents of their own: the researcher is the
-``research`` ReAct graph (web search with sources), the writer turns notes into prose.
+``research`` ReAct graph (web search with sources) run in-process, the writer turns notes
+into prose.
 A worker's answer comes back to the supervisor as the handoff's tool result, and the
 supervisor composes the final answer, which ends with the sources the researcher used.
 Handoffs are reported to streaming callers ("handed off to researcher") and appear as tool
@@ -23,17 +24,24 @@ config.yaml::
       models: []                          # add aliases here to give workers other models
       tools:
         web_search: {max_results: 4}      # the researcher's search options
-        researcher: {model: default}      # optional: the researcher's model alias
+        researcher: {model: default}      # optional: the researcher's model alias (list it in models)
         writer: {model: default}          # optional: the writer's model alias
+
+A worker may instead be another agent of this gateway, called as a model (a nested run
+that is governed and billed like any other; list it in ``agents:``)::
+
+      agents: [research]
+      tools: {researcher: {agent: research}}
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
@@ -41,7 +49,13 @@ from langgraph.types import Send
 from agent_routes import research
 from agent_routes._context import AgentContext, emit_step
 from agent_routes._react import last_ai, react_graph, unknown_tools
-from agent_routes._search import make_search_backend, make_search_tool, turn_sources, with_sources
+from agent_routes._search import (
+    make_search_backend,
+    make_search_tool,
+    parse_sources,
+    turn_sources,
+    with_sources,
+)
 
 __all__ = ["HANDOFF_PREFIX", "SYSTEM_PROMPT", "WORKERS", "build"]
 
@@ -112,18 +126,7 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
         make_search_backend(search_opts), max_results=int(search_opts.get("max_results", 4))
     )
 
-    def worker_model(worker: str) -> Any:
-        alias = (settings.get(worker) or {}).get("model")
-        return ctx.chat_model(model=str(alias) if alias else None)
-
-    researcher = react_graph(
-        model=worker_model("researcher"),
-        tools=[search],
-        system_prompt=research.SYSTEM_PROMPT,
-        finish=research.cite,
-        name="researcher",
-    )
-    writer_model = worker_model("writer")
+    workers = {name: _make_worker(ctx, name, settings.get(name) or {}, search) for name in WORKERS}
     supervisor_model = ctx.chat_model().bind_tools(_HANDOFF_TOOLS)
 
     async def supervisor(state: MessagesState, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
@@ -150,23 +153,16 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
             return sends
         return "supervisor" if calls else "finish"
 
-    async def run_researcher(payload: Any, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
-        call: ToolCall = payload["call"]
-        task = str(call["args"].get("task") or "")
-        emit_step(f"handed off to researcher: {task[:120]}")
-        result = await researcher.ainvoke({"messages": [HumanMessage(task)]}, config)
-        answer = last_ai(result["messages"])
-        sources = turn_sources(result["messages"])
-        return {"messages": [_result(call, answer, {"sources": sources})]}
+    def worker_node(name: str) -> Any:
+        async def run(payload: Any, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
+            call: ToolCall = payload["call"]
+            task = str(call["args"].get("task") or "")
+            notes = str(call["args"].get("notes") or "")
+            emit_step(f"handed off to {name}: {task[:120]}")
+            answer, sources = await workers[name](task, notes, config)
+            return {"messages": [_result(call, answer, {"sources": sources} if sources else None)]}
 
-    async def run_writer(payload: Any, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
-        call: ToolCall = payload["call"]
-        task = str(call["args"].get("task") or "")
-        notes = str(call["args"].get("notes") or "")
-        emit_step(f"handed off to writer: {task[:120]}")
-        prompt = f"{task}\n\nNotes:\n{notes}" if notes else task
-        answer = await writer_model.ainvoke([SystemMessage(WRITER_PROMPT), HumanMessage(prompt)], config)
-        return {"messages": [_result(call, answer if isinstance(answer, AIMessage) else None, None)]}
+        return run
 
     def finish(state: MessagesState) -> dict[str, list[AnyMessage]]:
         last = last_ai(state["messages"])
@@ -178,8 +174,8 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
     graph = StateGraph(MessagesState)
     graph.add_node("supervisor", supervisor)
     # Workers get a Send payload ({"call": ToolCall}), not the graph state.
-    graph.add_node("researcher", run_researcher)  # type: ignore[arg-type]
-    graph.add_node("writer", run_writer)  # type: ignore[arg-type]
+    for name in WORKERS:
+        graph.add_node(name, worker_node(name))
     graph.add_node("finish", finish)
     graph.add_edge(START, "supervisor")
     graph.add_conditional_edges("supervisor", route, ["researcher", "writer", "supervisor", "finish"])
@@ -187,6 +183,45 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
     graph.add_edge("writer", "supervisor")
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=ctx.checkpointer, name=ctx.name)
+
+
+Worker = Callable[[str, str, RunnableConfig], Awaitable[tuple[AIMessage | None, list[dict[str, Any]]]]]
+"""``worker(task, notes, config) -> (answer, sources)``."""
+
+
+def _make_worker(ctx: AgentContext, name: str, options: Mapping[str, Any], search: BaseTool) -> Worker:
+    """A worker run in-process on its own model alias, or another gateway agent called as a model."""
+    unknown = sorted(set(options) - {"model", "agent"})
+    if unknown or ("model" in options and "agent" in options):
+        raise ValueError(f"supervisor worker {name!r} takes either 'model' or 'agent', not {sorted(options)}")
+    if options.get("agent"):
+        remote = ctx.chat_model(model=str(options["agent"]))  # a nested agent run through the gateway
+
+        async def delegate(task: str, notes: str, config: RunnableConfig) -> Any:
+            prompt = f"{task}\n\nNotes:\n{notes}" if notes else task
+            reply = await remote.ainvoke([HumanMessage(prompt)], config)
+            answer = reply if isinstance(reply, AIMessage) else None
+            return answer, parse_sources(answer.text) if answer is not None else []
+
+        return delegate
+    model = ctx.chat_model(model=str(options["model"]) if options.get("model") else None)
+    if name == "researcher":
+        graph = react_graph(
+            model=model, tools=[search], system_prompt=research.SYSTEM_PROMPT, finish=research.cite, name=name
+        )
+
+        async def investigate(task: str, notes: str, config: RunnableConfig) -> Any:
+            result = await graph.ainvoke({"messages": [HumanMessage(task)]}, config)
+            return last_ai(result["messages"]), turn_sources(result["messages"])
+
+        return investigate
+
+    async def write(task: str, notes: str, config: RunnableConfig) -> Any:
+        prompt = f"{task}\n\nNotes:\n{notes}" if notes else task
+        reply = await model.ainvoke([SystemMessage(WRITER_PROMPT), HumanMessage(prompt)], config)
+        return (reply if isinstance(reply, AIMessage) else None), []
+
+    return write
 
 
 def _result(call: ToolCall, answer: AIMessage | None, artifact: dict[str, Any] | None) -> ToolMessage:

@@ -19,6 +19,7 @@ from agent_routes._search import (
     TavilySearch,
     make_search_backend,
     make_search_tool,
+    parse_sources,
     tokenize,
     turn_sources,
     with_sources,
@@ -193,5 +194,8 @@ def test_with_sources_lists_cited_sources_or_all() -> None:
     assert "[1] A - a.md" in everything
     assert "[2] B - https://b.example/" in everything
     assert with_sources("x", []) == "x"
+    assert parse_sources(cited) == [{"n": 2, "title": "B", "source": "https://b.example/"}]
+    assert parse_sources(everything) == sources
+    assert parse_sources("no list") == []
     already = "Answer [1]\n\nSources:\n[1] mine"
     assert with_sources(already, sources) == already

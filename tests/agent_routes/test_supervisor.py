@@ -141,3 +141,29 @@ def test_worker_models_come_from_config_and_drawing() -> None:
         assert f"\t{node}({node})" in mermaid
     with pytest.raises(ValueError, match="has no tool"):
         supervisor.build(_ctx(Factory(), tools={"chef": {}}))
+
+
+async def test_a_worker_can_be_another_gateway_agent() -> None:
+    factory = Factory()
+    factory.script.steps = [
+        call("transfer_to_researcher", task="find budgets"),
+        "Budgets cap spend [1].\n\nSources:\n[1] Budgets and spend - agent_routes/docs/budgets.md",
+        "Budgets cap spend [1].",
+    ]
+    graph = supervisor.build(
+        _ctx(factory, agents=["research"], tools={"researcher": {"agent": "research"}, "web_search": {}})
+    )
+    out = await graph.ainvoke({"messages": [HumanMessage("Explain budgets")]})
+    assert "research" in factory.aliases
+    nested = factory.calls[1]
+    assert nested.tools == []  # the agent behind the alias has its own tools and prompt
+    assert [type(m).__name__ for m in nested.messages] == ["HumanMessage"]
+    assert nested.messages[0].content == "find budgets"
+    handoff = next(m for m in out["messages"] if isinstance(m, ToolMessage))
+    assert handoff.content.startswith("Budgets cap spend [1].\n\nSources:")
+    # the nested agent's sources list carries over to the supervisor's answer
+    assert out["messages"][-1].content == (
+        "Budgets cap spend [1].\n\nSources:\n[1] Budgets and spend - agent_routes/docs/budgets.md"
+    )
+    with pytest.raises(ValueError, match="either 'model' or 'agent'"):
+        supervisor.build(_ctx(Factory(), tools={"writer": {"model": "a", "agent": "b"}}))

@@ -17,6 +17,13 @@ _TOOLS = {"web_search": {"backend": "local", "max_results": 2}}
 AGENTS = {
     "supervisor": {"graph": "agent_routes.supervisor.build", "model": "gpt-4o-mini", "tools": _TOOLS},
     "supervisor-demo": {"graph": "agent_routes.supervisor.build", "model": "default", "tools": _TOOLS},
+    # its researcher is the shipped `research` agent (on the demo model), called as a model
+    "supervisor-nested": {
+        "graph": "agent_routes.supervisor.build",
+        "model": "gpt-4o-mini",
+        "agents": ["research"],
+        "tools": {"researcher": {"agent": "research"}},
+    },
 }
 
 
@@ -77,3 +84,25 @@ def test_demo_model_hands_off_and_cites(gw: GatewayProcess, key: str, fake_upstr
     assert "Sources:\n[1] Cost routing - agent_routes/docs/cost-routing.md" in answer
     assert resp.model_extra["gateway"]["inner_calls"] == 4  # supervisor, researcher x2, supervisor
     assert inner_calls(fake_upstream) == []
+
+
+def test_a_worker_that_is_another_agent_runs_nested_through_the_gateway(
+    gw: GatewayProcess, key: str, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.script(
+        tool_call("transfer_to_researcher", {"task": "How do budgets work?"}),
+        text("Budgets cap spend [1]."),
+        model="gpt-4o-mini",
+    )
+    resp = gw.client(key).chat.completions.create(
+        model="supervisor-nested", messages=[{"role": "user", "content": "Explain budgets"}]
+    )
+    assert resp.choices[0].message.content == (
+        "Budgets cap spend [1].\n\nSources:\n[1] Budgets and spend - agent_routes/docs/budgets.md"
+    )
+    inner = inner_calls(fake_upstream)
+    assert [r.model for r in inner] == ["gpt-4o-mini", "gpt-4o-mini"]
+    handoff = [m for m in inner[1].messages if m["role"] == "tool"][-1]["content"]
+    assert handoff.startswith("[demo model] From the tool result: Search results")  # research's answer
+    # the supervisor's own calls plus the nested research run (one call as seen from here)
+    assert resp.model_extra["gateway"]["inner_calls"] == 3
