@@ -71,7 +71,7 @@ class _AgentProviderError(litellm.BadRequestError):
     def __init__(self, err: GatewayError) -> None:
         body = {"message": err.message, "type": err.type, "code": err.code, "param": err.param}
         super().__init__(message=err.message, model="agent", llm_provider="agent", body=body)
-        self.status_code = err.status_code
+        self.status_code = err.status_code  # type: ignore[assignment]
         self.code = err.code
         self.gateway_error = err
 
@@ -97,7 +97,7 @@ def gateway_error_of(exc: BaseException) -> GatewayError | None:
     return None
 
 
-class ClientFacingError(GatewayProxyException, HTTPException):
+class ClientFacingError(GatewayProxyException, HTTPException):  # type: ignore[misc]
     """A ProxyException that is also an HTTPException, as LiteLLM's failure hook requires."""
 
     def __init__(self, err: GatewayError) -> None:

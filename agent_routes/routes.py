@@ -93,13 +93,12 @@ def _mermaid(name: str, spec: AgentSpec) -> str:
 
 
 def _describe(name: str, spec: AgentSpec) -> dict[str, Any]:
+    mermaid: str | None = None
+    error: str | None = None
     try:
-        mermaid: str | None = _mermaid(name, spec)
+        mermaid = _mermaid(name, spec)
     except Exception as exc:  # a broken module must not hide the rest of the catalog
-        mermaid = None
         error = f"cannot draw: {exc}"
-    else:
-        error = None
     out = {
         "id": name,
         "object": "agent",

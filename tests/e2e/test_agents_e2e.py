@@ -17,12 +17,14 @@ import openai
 import pytest
 import yaml
 
+from tests.e2e.spend_helpers import HOOKS, ledger_rows, sqlite_url
 from tests.harness.fake_upstream import FakeUpstream, text, tool_call
 from tests.harness.gateway import GatewayProcess, make_test_config
 
 pytestmark = pytest.mark.e2e
 
 _GRAPHS = "tests.agent_routes.tiny_graphs"
+_REPORTER = "agent_routes.run_reporter.run_reporter"
 _AGENTS = {
     "echo-agent": {"graph": f"{_GRAPHS}.echo", "model": "gpt-4o-mini", "description": "echo"},
     "tool-agent": {
@@ -53,8 +55,8 @@ def _overrides(tmp: Path, upstream_url: str) -> dict[str, Any]:
     settings = shipped.get("litellm_settings") or {}
     providers = [p for p in settings.get("custom_provider_map") or [] if p["provider"] != "agent"]
     providers.append({"provider": "agent", "custom_handler": "agent_routes.provider.agent_provider"})
-    callbacks = [c for c in settings.get("callbacks") or [] if c != "agent_routes.run_reporter.run_reporter"]
-    callbacks.append("agent_routes.run_reporter.run_reporter")
+    callbacks = [c for c in settings.get("callbacks") or [] if c not in (*HOOKS, _REPORTER)]
+    callbacks += [*HOOKS, _REPORTER]  # budgets and the ledger: the run's cost is charged once
     return {
         "model_list": models,
         "litellm_settings": {"custom_provider_map": providers, "callbacks": callbacks},
@@ -341,3 +343,52 @@ def test_depth_limit_stops_an_agent_calling_itself(gw: GatewayProcess, alice: st
         )
     assert exc.value.body["code"] == "agent_depth_limit"  # type: ignore[index]
     assert "max_depth" in str(exc.value)
+
+
+def test_cost_is_charged_once_on_the_inner_calls(gw: GatewayProcess, fake_upstream: FakeUpstream) -> None:
+    key = _new_key(gw, "ledger-agents")
+    fake_upstream.script(
+        tool_call("lookup", {"query": "q"}, prompt_tokens=40, completion_tokens=6),
+        text("Answer.", prompt_tokens=70, completion_tokens=8),
+        model="gpt-4o-mini",
+    )
+    raw = gw.client(key).chat.completions.with_raw_response.create(
+        model="tool-agent", messages=[{"role": "user", "content": "q?"}]
+    )
+    resp = raw.parse()
+    run_id = raw.headers["x-gateway-agent-run-id"]
+    rows = ledger_rows(sqlite_url(gw), expect=3, agent_run_id=run_id)
+    inner = [r for r in rows if r["requested_model"] != "tool-agent"]
+    outer = [r for r in rows if r["requested_model"] == "tool-agent"]
+    assert len(inner) == 2 and len(outer) == 1
+    assert float(outer[0]["cost"] or 0) == 0.0  # the outer request is not charged again
+    assert {r["key_hash"] for r in rows} == {outer[0]["key_hash"]}  # inner calls charge the caller's key
+    assert {r["requested_model"] for r in inner} == {"gpt-4o-mini"}
+    inner_cost = sum(float(r["cost"]) for r in inner)
+    assert inner_cost == pytest.approx(float(raw.headers["x-gateway-agent-cost"]))
+    assert inner_cost == pytest.approx((40 + 70) * 0.00000015 + (6 + 8) * 0.0000006)
+    assert resp.usage is not None and resp.usage.prompt_tokens == 110 and resp.usage.completion_tokens == 14
+
+
+def test_streaming_interrupt_carries_machine_readable_ids(
+    gw: GatewayProcess, alice: str, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.script(tool_call("send_email", {"to": "x@example.com", "body": "b"}), model="gpt-4o-mini")
+    with gw.client(alice).chat.completions.with_streaming_response.create(
+        model="tool-agent",
+        messages=[{"role": "user", "content": "mail x"}],
+        metadata={"thread_id": "t-stream-approve"},
+        stream=True,
+    ) as response:
+        assert response.headers["x-gateway-thread-id"] == "t-stream-approve"
+        assert response.headers["x-gateway-agent-run-id"].startswith("run_")
+        chunks = list(response.parse())
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "Approval needed" in content
+    extra = next(
+        c.model_extra["provider_specific_fields"]
+        for c in chunks
+        if c.model_extra.get("provider_specific_fields")
+    )
+    assert extra["gateway"]["interrupt"]["action"] == "send_email"
+    assert extra["gateway"]["thread_id"] == "t-stream-approve"
