@@ -455,8 +455,8 @@ def _apply_rate_limit_policy(policy: FailurePolicy) -> None:
     """Map ``failure_policy.rate_limits`` onto LiteLLM's limiter setting."""
     from litellm.proxy import proxy_server
 
-    settings = getattr(proxy_server, "general_settings", None)
-    if isinstance(settings, dict):
+    settings = getattr(proxy_server, "general_settings", None)  # a dict or LiteLLM's SettingsStore
+    if settings is not None and hasattr(settings, "__setitem__"):
         settings["fail_closed_rate_limit_enforcement"] = policy.rate_limits == "closed"
 
 
