@@ -24,4 +24,8 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     try:
         return await get_authenticator().authenticate(request, api_key)
     except GatewayError as err:
-        raise to_proxy_exception(err) from None
+        failure = err
+    # Raised outside the except block on purpose: with no GatewayError in the exception's
+    # context, failure hooks that translate GatewayErrors (and would hand LiteLLM an
+    # HTTPException it re-wraps as a bare "403"/"401") leave our ProxyException as it is.
+    raise to_proxy_exception(failure)
