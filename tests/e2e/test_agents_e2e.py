@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.e2e.spend_helpers import HOOKS, ledger_rows, sqlite_url
-from tests.harness.fake_upstream import FakeUpstream, text, tool_call
+from tests.harness.fake_upstream import FakeUpstream, error, text, tool_call
 from tests.harness.gateway import GatewayProcess, make_test_config
 
 pytestmark = pytest.mark.e2e
@@ -392,3 +392,37 @@ def test_streaming_interrupt_carries_machine_readable_ids(
     )
     assert extra["gateway"]["interrupt"]["action"] == "send_email"
     assert extra["gateway"]["thread_id"] == "t-stream-approve"
+
+
+def test_budget_running_out_mid_run_stops_it(gw: GatewayProcess, fake_upstream: FakeUpstream) -> None:
+    r = httpx.post(
+        f"{gw.root_url}/gateway/keys",
+        json={"key_alias": "agents-small-budget", "max_budget": 0.001, "budget_duration": "1d"},
+        headers={"Authorization": f"Bearer {gw.admin_key}"},
+    )
+    assert r.status_code in (200, 201), r.text
+    key, key_hash = r.json()["key"], r.json()["key_hash"]
+    # the first inner call is allowed (nothing spent yet) and costs more than the whole budget
+    fake_upstream.script(
+        tool_call("lookup", {"query": "q"}, prompt_tokens=10_000, completion_tokens=10), model="gpt-4o-mini"
+    )
+    with pytest.raises(openai.BadRequestError) as exc:
+        gw.client(key).chat.completions.create(
+            model="tool-agent", messages=[{"role": "user", "content": "q"}]
+        )
+    assert exc.value.body["code"] == "budget_exceeded"  # type: ignore[index]
+    assert len(_inner(fake_upstream)) == 1  # the second inner call never left
+    rows = ledger_rows(sqlite_url(gw), expect=1, key_hash=key_hash)
+    spent = [r for r in rows if r["requested_model"] == "gpt-4o-mini" and r["status"] == "success"]
+    assert sum(float(r["cost"]) for r in spent) == pytest.approx(10_000 * 0.00000015 + 10 * 0.0000006)
+
+
+def test_failing_inner_call_is_retried_by_the_gateway(
+    gw: GatewayProcess, alice: str, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.script(error(500, "upstream hiccup"), text("recovered"), model="gpt-4o-mini")
+    r = gw.client(alice).chat.completions.create(
+        model="echo-agent", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert r.choices[0].message.content == "recovered"
+    assert len(_inner(fake_upstream)) == 2
