@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -253,3 +254,20 @@ def test_team_rpm_limit_holds_across_its_keys(gw: GatewayProcess, admin: httpx.C
     assert _chat(gw, b["key"], model="demo")
     with pytest.raises(openai.RateLimitError):  # ...but the team's 2 rpm bound both keys together
         _chat(gw, a["key"], model="demo")
+
+
+@pytest.mark.postgres
+def test_two_instances_on_one_postgres_share_keys(gateway_factory: Any, postgres_server: Any) -> None:
+    """Both start at once on an empty database (concurrent migrations), then share keys."""
+    url = postgres_server.create_database("keys_e2e_shared")
+    env = {"GATEWAY_STORE_URL": url}
+    one = gateway_factory(name="pg-a", env=env, start=False)
+    two = gateway_factory(name="pg-b", env=env, start=False)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda g: g.start(), [one, two]))
+    with one.http() as admin_one:
+        key = _create(admin_one, key_alias="shared", models=["demo"])
+    assert _chat(two, key["key"], model="demo")  # created on one, accepted by the other
+    with two.http() as admin_two:
+        assert admin_two.get("/gateway/keys/shared").json()["key_hash"] == key["key_hash"]
+    assert not (one.data_dir / "gateway.db").exists()
