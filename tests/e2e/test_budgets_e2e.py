@@ -15,14 +15,14 @@ from typing import Any
 import openai
 import pytest
 
-from tests.e2e.spend_helpers import HOOKS, ask, cost, create_key, ledger_rows, sqlite_url
+from tests.e2e.spend_helpers import ask, cost, create_key, ledger_rows, sqlite_url
 from tests.harness.fake_upstream import FakeUpstream, delay, error, stream, text
 from tests.harness.gateway import GatewayProcess
 
 pytestmark = pytest.mark.e2e
 
 OVERRIDES = {
-    "litellm_settings": {"callbacks": HOOKS, "cache": True, "cache_params": {"type": "local"}},
+    "litellm_settings": {"cache": True, "cache_params": {"type": "local"}},  # shipped callbacks
     "router_settings": {"num_retries": 0, "fallbacks": []},
 }
 SONNET = "claude-sonnet"
