@@ -36,6 +36,7 @@ __all__ = [
     "TopicOptions",
     "check_guardrail_entries",
     "guardrails_config",
+    "in_process_models",
 ]
 
 Action = Literal["mask", "block", "allow"]
@@ -193,6 +194,20 @@ def check_guardrail_entries(raw: Mapping[str, Any]) -> Iterator[tuple[str, str, 
             )
         if not entry.get("guardrail_name"):
             yield (f"guardrails[{i}].guardrail_name", "missing", "name the guardrail, e.g. pii_guard")
+
+
+@lru_cache(maxsize=1)
+def in_process_models() -> frozenset[str]:
+    """Model names served by an in-process agent (``model: agent/...``): their requests
+    do not leave the gateway; the agent's own LLM calls come back through it and are
+    guarded there."""
+    from custom_hooks._lifecycle import current_config
+
+    return frozenset(
+        str(e.get("model_name"))
+        for e in current_config().model_list
+        if str((e.get("litellm_params") or {}).get("model", "")).startswith("agent/")
+    )
 
 
 @lru_cache(maxsize=1)

@@ -102,7 +102,8 @@ RULES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
 )
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_ODD_SPACES = re.compile(r"[ \t\u00a0\u3000]{2,}|[\t\u00a0\u3000]")
 # Cheap gate per rule: the regex runs only if one of these appears in the lower-cased text
 # (substring search is far faster than a regex that must try every word).
 _NEEDLES: dict[str, tuple[str, ...]] = {
@@ -138,12 +139,15 @@ def score(text: str) -> InjectionScore:
     """Score ``text``; ``rules`` names the rules that fired (never the text)."""
     if len(text) < 8:
         return InjectionScore(0.0, ())
-    clean = _SPACES.sub(" ", text.translate(_ZERO_WIDTH))
-    lowered = clean.lower()
+    if _ZERO_WIDTH_RE.search(text):
+        text = text.translate(_ZERO_WIDTH)
+    if _ODD_SPACES.search(text):  # the patterns use \s+; only the needles need single spaces
+        text = _ODD_SPACES.sub(" ", text)
+    lowered = text.lower()
     keep = 1.0
     fired: list[str] = []
     for name, weight, pattern in RULES:
-        if any(n in lowered for n in _NEEDLES[name]) and pattern.search(clean):
+        if any(n in lowered for n in _NEEDLES[name]) and pattern.search(text):
             keep *= 1.0 - weight
             fired.append(name)
     return InjectionScore(round(1.0 - keep, 4), tuple(fired))

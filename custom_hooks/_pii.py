@@ -130,6 +130,8 @@ def _ipv4s(text: str, lo: int, hi: int) -> Iterable[Finding]:
     for m in _IPV4.finditer(text, lo, hi):
         if _VERSION_BEFORE.search(text, max(0, m.start() - 12), m.start()):
             continue
+        if m.group().startswith(("127.", "0.0.0.0")):  # loopback / unspecified: not about anyone
+            continue
         yield Finding("ip_address", m.start(), m.end())
 
 
@@ -170,8 +172,11 @@ def _ipv6s(text: str) -> Iterable[Finding]:
             continue
         last_end = m.end()
         try:
-            ipaddress.IPv6Address(m.group())
+            addr = ipaddress.IPv6Address(m.group())
         except ValueError:
+            continue
+        # "::1", "::", and "::2" / "1::" (Python slices) are not about anyone
+        if addr.is_loopback or addr.is_unspecified or sum(1 for g in m.group().split(":") if g) < 2:
             continue
         yield Finding("ip_address", start, m.end())
 

@@ -39,11 +39,13 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "private_key",
         re.compile(
             r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----"
-            r"(?:.*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----|[A-Za-z0-9+/=\s\\]*)",
+            # unterminated: the base64 body, plus a footer still arriving in a stream
+            r"(?:.*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----"
+            r"|[A-Za-z0-9+/=\s\\]*(?:-{1,5}[A-Z0-9 ]{0,40}-{0,5})?)",
             re.DOTALL,
         ),
     ),
-    ("connection_string", re.compile(r"://[^\s:/@'\"]{1,128}:[^\s@/'\"]{1,256}@[^\s/'\"?#]+")),
+    ("connection_string", re.compile(r"://[^\s:/@'\"]{1,128}:([^\s@/'\"]{1,256})@[^\s/'\"?#]+")),
     ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
     ("bearer_token", re.compile(r"earer[ \t]+[A-Za-z0-9._~+/-]{20,}=*")),
     ("openai_key", re.compile(r"sk-(?:proj-|svcacct-|admin-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{20,}")),
@@ -57,6 +59,17 @@ _KEY_NAME = re.compile(
     r"(?i)(?<![A-Za-z0-9])(?:[a-z0-9]+[_-])?(?:api[_-]?key|apikey|secret[_-]?key|client[_-]?secret"
     r"|access[_-]?token|auth[_-]?token|access[_-]?key|secret|token|password|passwd)[\"']?[ \t]*\Z"
 )
+
+
+# Documentation placeholders, not credentials: "postgres://user:pw@db", "api_key=os.environ/X".
+_PLACEHOLDER_PASSWORDS = frozenset(
+    {"pw", "pass", "password", "passwd", "pwd", "secret", "changeme", "xxx", "x"}
+)
+
+
+def _placeholder(value: str) -> bool:
+    v = value.lower()
+    return v in _PLACEHOLDER_PASSWORDS or v[0] in "<$*{%[" or v.startswith("os.environ/")
 
 
 def _word_char(ch: str) -> bool:
@@ -97,6 +110,8 @@ class SecretDetector:
                     scheme = _SCHEME.search(text, max(0, start - 31), start)
                     if scheme is None or (scheme.start() > 0 and _word_char(text[scheme.start() - 1])):
                         continue
+                    if _placeholder(m.group(1)):
+                        continue
                     start = scheme.start()
                 elif kind == "bearer_token":
                     if (
@@ -110,7 +125,12 @@ class SecretDetector:
                     if _KEY_NAME.search(text, max(0, start - 48), start) is None:
                         continue
                     value = m.group(1)
-                    if value.startswith("[REDACTED") or shannon_entropy(value) < self.min_entropy:
+                    # keys carry digits; "self.api_key" or "os.environ/KEY" are code, not secrets
+                    if (
+                        _placeholder(value)
+                        or not any(c.isdigit() for c in value)
+                        or shannon_entropy(value) < self.min_entropy
+                    ):
                         continue
                     start = m.start(1)
                 elif kind != "private_key" and start > 0 and _word_char(text[start - 1]):

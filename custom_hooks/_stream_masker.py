@@ -1,12 +1,13 @@
 """Mask (or restore) text in a stream without letting a match slip through a chunk split.
 
-:class:`StreamMasker` keeps the text not yet sent. On every chunk it scans that text,
-sends everything up to a cut point and keeps the rest: the cut is ``holdback`` chars
-before the end, and earlier still if a match (a key, a placeholder, an unterminated
-private-key block) reaches past it, since more text could still extend that match.
-At the end of the stream the rest is scanned once more and flushed. So a secret split
-over any number of chunks is replaced as a whole, and the caller sees text delayed by
-at most ``holdback`` characters.
+:class:`StreamMasker` keeps the text not yet sent. On every chunk it finds where a match
+could still be forming at the end (the last word, a trailing run of digits, "Bearer ...",
+"api_key = ...", a private-key header; at most ``holdback`` chars back), scans the
+text, and sends everything before that point, minus any match that reaches past it
+(a recognised key, placeholder or unterminated private-key block is held whole, however
+long). At the end of the stream the rest is scanned once more and flushed. So a secret
+split over any number of chunks is replaced as a whole, while ordinary prose flows
+about one word behind the model.
 
 :func:`mask_chunks` applies one masker per choice to a LiteLLM chunk stream. It only
 rewrites ``delta.content``: every chunk is still yielded (with held-back text removed),
@@ -16,6 +17,7 @@ so SSE framing, roles, tool-call deltas, finish reasons and usage pass unchanged
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -24,6 +26,19 @@ from custom_hooks._guardrail_core import Span, apply_spans
 __all__ = ["Scanner", "StreamMasker", "mask_chunks"]
 
 Scanner = Callable[[str], list[Span]]  # sorted, non-overlapping spans with replacements
+
+
+# Where a match could still be forming at the end of the text: the last word (emails,
+# keys, placeholders, JWTs have no spaces), a run of digits/capitals with separators
+# (phones, cards, IBANs, SSNs), "Bearer <token>", "api_key = <value>", or a private-key
+# header. Anything before the earliest such start can be sent.
+_TAIL_RISK = re.compile(
+    r"(?:-----BEGIN[A-Z0-9 -]*"
+    r"|[Bb]earer[ \t]*\S*"
+    r"|(?i:[a-z0-9_.-]*(?:key|secret|token|passw(?:or)?d|pwd))[\"']?[ \t]*(?:[:=][ \t]*[\"']?\S*)?"
+    r"|[A-Z0-9+(][A-Z0-9 .()/-]*"
+    r"|\S+)\Z"
+)
 
 
 class StreamMasker:
@@ -41,14 +56,15 @@ class StreamMasker:
 
     def push(self, text: str) -> str:
         pending = self._pending + text
-        cut = len(pending) - self.holdback
+        n = len(pending)
+        risky = _TAIL_RISK.search(pending, max(0, n - self.holdback))
+        cut = risky.start() if risky is not None else n
         if cut <= 0:
             self._pending = pending
             return ""
-        spans = self.scan(pending)
         done: list[Span] = []
-        for s in spans:
-            if s.end > cut:
+        for s in self.scan(pending):
+            if s.end > cut or s.end == n:  # may still grow (or reaches the held tail): hold it whole
                 cut = min(cut, s.start)
                 break
             done.append(s)
@@ -68,6 +84,16 @@ class StreamMasker:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+
+def _set_content(delta: Any, value: str) -> None:
+    # Delta is a pydantic model whose validating __setattr__ costs more per chunk than
+    # the masking itself; a plain str into its field storage is what it would store.
+    fields = getattr(delta, "__dict__", None)
+    if isinstance(fields, dict) and "content" in fields:
+        fields["content"] = value
+    else:
+        delta.content = value
 
 
 def _choices(chunk: Any) -> list[Any]:
@@ -93,8 +119,8 @@ async def mask_chunks(
             out = masker.push(content) if isinstance(content, str) and content else ""
             if getattr(choice, "finish_reason", None):
                 out += masker.flush()
-            if isinstance(content, str) or out:
-                delta.content = out
+            if (isinstance(content, str) or out) and out != content:
+                _set_content(delta, out)
             template = chunk
         yield chunk
     # The stream ended without a finish reason for some choice: send what is held back.
@@ -105,7 +131,7 @@ async def mask_chunks(
             kept = [c for c in _choices(extra) if int(getattr(c, "index", 0) or 0) == idx][:1]
             if not kept:
                 continue
-            kept[0].delta.content = rest
+            _set_content(kept[0].delta, rest)
             kept[0].finish_reason = None
             extra.choices = kept
             yield extra

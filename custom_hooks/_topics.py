@@ -52,11 +52,15 @@ def _term_pattern(term: str) -> str:
 class TopicMatcher:
     """One compiled alternation over every term; a match names its topic."""
 
-    __slots__ = ("_pattern", "_topic_of_group")
+    __slots__ = ("_needles", "_pattern", "_topic_of_group")
 
     def __init__(self, topics: Mapping[str, Sequence[str]]) -> None:
         branches: list[str] = []
         self._topic_of_group: dict[str, str] = {}
+        # the longest word of each term: if none occurs as a substring, no term can match
+        self._needles = tuple(
+            sorted({max(normalize(t).split(), key=len) for terms in topics.values() for t in terms if t.strip()})
+        )
         for i, (topic, terms) in enumerate(topics.items()):
             pats = sorted({_term_pattern(t) for t in terms if t.strip()}, key=len, reverse=True)
             if pats:
@@ -72,5 +76,8 @@ class TopicMatcher:
         """The topic of the first blocked term in ``text``, or None."""
         if self._pattern is None:
             return None
-        m = self._pattern.search(normalize(text))
+        norm = normalize(text)
+        if not any(n in norm for n in self._needles):
+            return None
+        m = self._pattern.search(norm)
         return self._topic_of_group[str(m.lastgroup)] if m else None

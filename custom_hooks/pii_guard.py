@@ -29,7 +29,7 @@ from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
-from custom_hooks._guardrail_config import PiiOptions, guardrails_config
+from custom_hooks._guardrail_config import PiiOptions, guardrails_config, in_process_models
 from custom_hooks._guardrail_core import (
     VAULT,
     VAULT_KEY,
@@ -58,7 +58,12 @@ class PiiGuard(CustomGuardrail):
     """Masks (or blocks) emails, phones, cards, IBANs, SSNs and IPs in every message part."""
 
     def __init__(
-        self, *, options: PiiOptions | None = None, holdback: int | None = None, **kwargs: Any
+        self,
+        *,
+        options: PiiOptions | None = None,
+        holdback: int | None = None,
+        in_process: frozenset[str] | None = None,
+        **kwargs: Any,
     ) -> None:
         kwargs.setdefault("guardrail_name", "pii_guard")
         kwargs.setdefault("event_hook", [GuardrailEventHooks.pre_call, GuardrailEventHooks.post_call])
@@ -66,6 +71,7 @@ class PiiGuard(CustomGuardrail):
         super().__init__(**kwargs)
         self._options = options
         self._holdback = holdback
+        self._in_process = in_process
         self._detectors: dict[str, PiiDetector] = {}
 
     @property
@@ -92,7 +98,10 @@ class PiiGuard(CustomGuardrail):
         if isinstance(meta, dict):
             meta.pop(VAULT_KEY, None)  # only this hook may set it
         detector = self._detector(output=False)
-        if detector is None:
+        in_process = self._in_process if self._in_process is not None else in_process_models()
+        if detector is None or data.get("model") in in_process:
+            # An agent runs inside the gateway: masking its input would hand placeholders
+            # to its tools (an email tool would mail "[EMAIL_1]"); its LLM calls are masked.
             record(data, name, {}, (time.perf_counter() - t0) * 1000)
             return data
         actions = self.options.entities

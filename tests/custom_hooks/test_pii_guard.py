@@ -138,3 +138,17 @@ async def test_streamed_placeholder_split_across_chunks_is_restored(size: int) -
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text == answer.replace("[EMAIL_1]", EMAIL).replace("[CARD_1]", "4111 1111 1111 1111")
     assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+async def test_in_process_agent_requests_are_not_masked() -> None:
+    guard = PiiGuard(options=PiiOptions(), in_process=frozenset({"support"}))
+    data = {"model": "support", "messages": [{"role": "user", "content": f"email {EMAIL} the refund"}]}
+    out = await guard.async_pre_call_hook(USER, None, data, "acompletion")
+    assert out["messages"][0]["content"] == f"email {EMAIL} the refund"
+    assert VAULT_KEY not in out["metadata"]
+
+
+def test_agent_models_come_from_the_shipped_config() -> None:
+    from custom_hooks._guardrail_config import in_process_models
+
+    assert "default" not in in_process_models()

@@ -69,6 +69,10 @@ def test_unterminated_private_key_is_masked_to_the_end_of_the_base64() -> None:
         "APIキーは設定画面で確認できます。",
         "请在设置中查看您的API密钥。",
         "api_key = [REDACTED_OPENAI_KEY]",
+        "self.api_key = self.settings.api_key_value",
+        "api_key: os.environ/OPENAI_API_KEY",
+        "GATEWAY_STORE_URL=postgresql+asyncpg://gw:pw@db/gw",
+        "postgres://user:<password>@host/db",
     ],
 )
 def test_prose_passes(text: str) -> None:

@@ -32,10 +32,33 @@ def test_split_secret_is_masked(size: int, holdback: int) -> None:
     assert out == TEXT.replace(KEY, "[KEY]")
 
 
-def test_text_flows_with_bounded_delay() -> None:
-    masker = StreamMasker(scan, 16)
-    sent = masker.push("a" * 100)
-    assert sent == "a" * 84 and masker.pending == 16
+def test_prose_flows_one_word_behind() -> None:
+    masker = StreamMasker(scan, 64)
+    assert masker.push("one tw") == "one "
+    assert masker.push("o three ") == "two three "
+    assert masker.push("four") == "" and masker.flush() == "four"
+
+
+def test_unbroken_text_is_held_at_most_holdback() -> None:
+    masker = StreamMasker(scan, 64)
+    assert masker.push("a" * 100) == "a" * 36 and masker.pending == 64
+
+
+@pytest.mark.parametrize(
+    ("secret", "masked"),
+    [
+        ("Bearer abcdefghij0123456789XYZ", "[KEY]"),  # opaque: only recognisable after "Bearer"
+        ("api_key = Zx81kq0LmN2Bv7Tc9WqE", "api_key = [KEY]"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nQUJDRA==\n-----END RSA PRIVATE KEY-----", "[KEY]"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nQUJDRA==\nQUJDRA==", "[KEY]"),
+    ],
+)
+@pytest.mark.parametrize("size", [1, 3, 8])
+def test_multi_word_secrets_are_held_whole(secret: str, masked: str, size: int) -> None:
+    masker = StreamMasker(scan, 128)
+    text = f"see {secret}"
+    sent = [masker.push(text[i : i + size]) for i in range(0, len(text), size)] + [masker.flush()]
+    assert "".join(sent) == f"see {masked}"
 
 
 def test_unterminated_private_key_is_held_until_the_end() -> None:
