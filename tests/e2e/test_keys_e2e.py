@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -197,6 +198,14 @@ def test_litellm_compatible_generate_and_spend_report(gw: GatewayProcess, admin:
     assert _chat(gw, body["key"], model="demo")
     info = admin.get("/key/info", params={"key": "compat"}).json()
     assert info["info"]["key_alias"] == "compat" and body["key"] not in str(info)
+    # The spend ledger writes in batches off the request path: wait for this key's row.
+    rows: list[dict[str, Any]] = []
+    for _ in range(100):
+        rows = admin.get("/gateway/spend", params={"group_by": "key", "key_alias": "compat"}).json()["rows"]
+        if rows:
+            break
+        time.sleep(0.1)
+    assert rows and rows[0]["key_hash"] == body["key_hash"] and rows[0]["requests"] >= 1
     for group in ("key", "team", "model", "day", "user"):
         report = admin.get("/gateway/spend", params={"group_by": group})
         assert report.status_code == 200, report.text
