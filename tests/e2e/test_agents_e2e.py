@@ -426,3 +426,45 @@ def test_failing_inner_call_is_retried_by_the_gateway(
     )
     assert r.choices[0].message.content == "recovered"
     assert len(_inner(fake_upstream)) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_postgres_threads_and_redis_runs(
+    gateway_factory: Any,
+    fake_upstream: FakeUpstream,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: Any,
+    redis_server: Any,
+) -> None:
+    overrides = _overrides(tmp_path_factory.mktemp("agents-pg"), fake_upstream.url)
+    env = {"GATEWAY_CHECKPOINT_URL": postgres_server.url, "GATEWAY_REDIS_URL": redis_server.url}
+    pg = gateway_factory(config_overrides=overrides, env=env, name="agents-pg")
+    key = _new_key(pg, "pg-agents")
+    thread = "t-pg-memory"
+    pg.client(key).chat.completions.create(
+        model="echo-agent",
+        messages=[{"role": "user", "content": "remember pg"}],
+        metadata={"thread_id": thread},
+    )
+    pg.restart()
+    pg.client(key).chat.completions.create(
+        model="echo-agent", messages=[{"role": "user", "content": "and now?"}], metadata={"thread_id": thread}
+    )
+    users = [m["content"] for m in _inner(fake_upstream)[-1].json["messages"] if m["role"] == "user"]
+    assert users[-2:] == ["remember pg", "and now?"]
+    # run tokens are checked against Redis: live during the run, dead after it
+    seen = json.loads(
+        pg.client(key)
+        .chat.completions.create(model="probe-agent", messages=[{"role": "user", "content": "go"}])
+        .choices[0]
+        .message.content
+        or "{}"
+    )
+    assert seen["own"] == 200
+    after = httpx.post(
+        f"{pg.base_url}/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {seen['token']}"},
+    )
+    assert after.status_code == 401
