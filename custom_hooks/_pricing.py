@@ -101,10 +101,11 @@ def _cost_map_info(model: str) -> Mapping[str, Any]:
 def _tokenizer_for(model: str) -> str:
     """The model name to hand LiteLLM's token counter, never one that needs a download."""
     base = model.split("/", 1)[1] if "/" in model else model
-    kind = huggingface_tokenizer_kind(base)
-    if kind is None or kind == "anthropic":  # tiktoken, or a tokenizer LiteLLM ships
+    if huggingface_tokenizer_kind(base) is None:  # tiktoken: fast, and exact for OpenAI models
         return base or _FALLBACK_TOKENIZER
-    return _FALLBACK_TOKENIZER  # llama/cohere tokenizers would be fetched from a hub
+    # llama/cohere tokenizers would be fetched from a hub; LiteLLM's bundled Anthropic one
+    # predates Claude 3 (no more exact than tiktoken) and costs ~7x the CPU (bench/routing_bench.py).
+    return _FALLBACK_TOKENIZER
 
 
 def _num(value: Any) -> float | None:
