@@ -101,6 +101,18 @@ def _money(x: float) -> str:
     return f"${x:.4f}" if abs(x) < 100 else f"${x:,.2f}"
 
 
+def budget_headers(limit: float, remaining: float, scope: str, reset_at: str | None) -> dict[str, str]:
+    """``x-gateway-budget-*`` response headers for the binding budget."""
+    headers = {
+        "x-gateway-budget-limit": f"{limit:.6f}",
+        "x-gateway-budget-remaining": f"{max(0.0, remaining):.6f}",
+        "x-gateway-budget-scope": scope,
+    }
+    if reset_at:
+        headers["x-gateway-budget-reset"] = reset_at
+    return headers
+
+
 def exceeded_message(window: Window, total: float, label: str | None) -> str:
     who = {"key": "key", "team": "team", "user": "user"}.get(window.scope, window.scope)
     name = label or window.scope_id
@@ -166,7 +178,12 @@ class BudgetService:
                 continue
             if outcome.blocked is not None:
                 w = outcome.blocked
-                raise BudgetExceeded(exceeded_message(w, outcome.blocked_total, (labels or {}).get(w.scope)))
+                raise BudgetExceeded(
+                    exceeded_message(w, outcome.blocked_total, (labels or {}).get(w.scope)),
+                    headers=budget_headers(
+                        w.limit, 0.0, w.scope, w.reset_at.isoformat() if w.reset_at else None
+                    ),
+                )
             res = Reservation(rid, amount, windows, outcome.totals)
             self._res[rid] = res
             while len(self._res) > 50_000:  # settled long ago or leaked: the TTL frees them
@@ -438,14 +455,12 @@ class BudgetGuard(CustomLogger):
         b = _budget_md(data.get("metadata") or data.get("litellm_metadata"))
         if b.get("limit") is None:
             return None
-        headers = {
-            "x-gateway-budget-limit": f"{float(b['limit']):.6f}",
-            "x-gateway-budget-remaining": f"{float(b.get('remaining') or 0.0):.6f}",
-            "x-gateway-budget-scope": str(b.get("binding_scope") or ""),
-        }
-        if b.get("reset_at"):
-            headers["x-gateway-budget-reset"] = str(b["reset_at"])
-        return headers
+        return budget_headers(
+            float(b["limit"]),
+            float(b.get("remaining") or 0.0),
+            str(b.get("binding_scope") or ""),
+            str(b["reset_at"]) if b.get("reset_at") else None,
+        )
 
 
 # --- start-up: counters, rebuild source, rate-limit policy ----------------------------

@@ -106,6 +106,7 @@ async def test_budget_runs_out_after_the_expected_number_of_calls(store: Store) 
     assert err["status"] == 400 and err["code"] == "budget_exceeded"
     assert "$0.0100" in err["message"] and "$0.0120" in err["message"]  # budget and spend
     assert "2027-01-15T09:00:00Z" in err["message"]  # the reset time
+    assert exc_info.value.headers["x-gateway-budget-remaining"] == "0.000000"
 
 
 async def test_reservation_is_recorded_and_headers_report_what_is_left(store: Store) -> None:

@@ -52,6 +52,7 @@ def test_budget_runs_out_after_the_expected_calls(gw: GatewayProcess, fake_upstr
     assert err.status_code == 400 and err.code == "budget_exceeded"
     message = str(err.body.get("message") if isinstance(err.body, dict) else err.message)
     assert "$0.0500" in message and "$0.0540" in message and "resets at" in message
+    assert err.response.headers["x-gateway-budget-remaining"] == "0.000000"
     assert len(fake_upstream.requests_for(SONNET)) == 3  # the rejected call never left
 
     rows = ledger_rows(sqlite_url(gw), expect=3, key_hash=key["key_hash"])

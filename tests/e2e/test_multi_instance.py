@@ -84,6 +84,11 @@ def test_rpm_limit_holds_across_instances(pair: tuple[GatewayProcess, GatewayPro
     key = create_key(a, rpm_limit=n)
     if time.time() % 60 > 45:  # keep the burst inside one minute window
         time.sleep(61 - time.time() % 60)
-    results = [_call(a if i % 2 else b, key["key"], i) for i in range(10)]
+    first = a.client(api_key=key["key"]).chat.completions.with_raw_response.create(
+        model=SONNET, messages=ask(), max_tokens=COMPLETION
+    )
+    assert first.headers["x-ratelimit-api_key-limit-requests"] == str(n)  # LiteLLM's limiter headers
+    assert first.headers["x-ratelimit-api_key-remaining-requests"] == str(n - 1)
+    results = ["ok"] + [_call(a if i % 2 else b, key["key"], i) for i in range(1, 10)]
     assert results.count("ok") == n, results
     assert all(r == "429" or r.startswith("rate") for r in results if r != "ok"), results
