@@ -232,6 +232,8 @@ def check_config(path: Path | str) -> tuple[GatewayConfig | None, list[ConfigPro
             f"'{cfg.gateway.default_model}' is not a model_name in model_list",
             "name one of: " + ", ".join(sorted(names)),
         )
+    for key, problem, fix, fatal in cfg.gateway.routing.problems(names, os.environ.get("GATEWAY_REDIS_URL")):
+        out.add(key, problem, fix, fatal=fatal)
     from agent_routes._registry import registry_problems
 
     for key, problem, fix, fatal in registry_problems(cfg.gateway.agents, cfg.model_list):

@@ -22,6 +22,7 @@ The policy itself is evaluated by :func:`custom_hooks._routing_policy.decide`.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from fnmatch import fnmatchcase
 from typing import Literal
 
@@ -175,6 +176,50 @@ class RoutingConfig(_Strict):
     def chain_for(self, policy: RoutingPolicy, model: str) -> list[str]:
         chains = policy.chains if policy.chains is not None else self.chains
         return list(chains.get(model) or [])
+
+    def problems(
+        self, model_names: Collection[str], redis_url: str | None
+    ) -> list[tuple[str, str, str, bool]]:
+        """(key, problem, fix, fatal) for ``check_config``: unknown model names, a cache that cannot start."""
+        out: list[tuple[str, str, str, bool]] = []
+        known = set(model_names)
+        fix = "name a model_name from model_list"
+
+        def unknown(key: str, names: Iterable[str]) -> None:
+            missing = [n for n in names if n not in known]
+            if missing:
+                out.append((key, f"{', '.join(missing)}: not a model_name in model_list", fix, False))
+
+        policies = [("gateway.routing.default", self.default)] + [
+            (f"gateway.routing.policies[{i}]", p) for i, p in enumerate(self.policies)
+        ]
+        chains = [("gateway.routing.chains", self.chains)] + [
+            (f"{key}.chains", p.chains) for key, p in policies if p.chains is not None
+        ]
+        for key, chain_map in chains:
+            for model, chain in chain_map.items():
+                unknown(f"{key}.{model}", [model, *chain])
+        unknown("gateway.routing.auto.candidates", self.auto.candidates)
+        unknown("gateway.routing.models", self.models)
+        if "auto" in self.model_fields_set and self.auto.model_name not in known:
+            out.append(
+                (
+                    "gateway.routing.auto.model_name",
+                    f"'{self.auto.model_name}' has no model_list entry, so clients cannot call it",
+                    "add a model_list entry with that name (see config.yaml's `auto`)",
+                    False,
+                )
+            )
+        if self.cache.enabled and self.cache.backend == "redis" and not redis_url:
+            out.append(
+                (
+                    "gateway.routing.cache.backend",
+                    "the cache is set to Redis but GATEWAY_REDIS_URL is not set",
+                    "export GATEWAY_REDIS_URL=redis://host:6379/0, or use backend: auto",
+                    True,
+                )
+            )
+        return out
 
     @property
     def needs_budget_lookup(self) -> bool:

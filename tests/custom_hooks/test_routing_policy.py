@@ -463,3 +463,27 @@ def test_model_allowed(allowed: tuple[str, ...], model: str, ok: bool) -> None:
 def test_unknown_policy_fields_are_config_errors() -> None:
     with pytest.raises(ValueError, match="max_cost_per_requests"):
         RoutingConfig.model_validate({"default": {"max_cost_per_requests": 1}})
+
+
+def test_config_problems_name_unknown_models_and_an_impossible_cache() -> None:
+    routing = RoutingConfig.model_validate(
+        {
+            "chains": {"big": ["mid", "midd"]},
+            "policies": [{"chains": {"bigg": ["small"]}}],
+            "auto": {"candidates": ["small", "tiny"]},
+            "models": {"agent/reserch": {"estimated_cost": 0.1}},
+            "cache": {"enabled": True, "backend": "redis"},
+        }
+    )
+    names = [e["model_name"] for e in MODEL_LIST]
+    problems = {key: (problem, fatal) for key, problem, _, fatal in routing.problems(names, None)}
+    assert problems["gateway.routing.chains.big"] == ("midd: not a model_name in model_list", False)
+    assert problems["gateway.routing.policies[0].chains.bigg"][0].startswith("bigg:")
+    assert problems["gateway.routing.auto.candidates"][0].startswith("tiny:")
+    assert problems["gateway.routing.models"][0].startswith("agent/reserch:")
+    assert problems["gateway.routing.cache.backend"][1] is True
+    assert routing.problems(names, "redis://127.0.0.1:6379/0") != []
+    assert RoutingConfig.model_validate({"chains": {"big": ["mid"]}}).problems(names, None) == []
+    renamed = RoutingConfig.model_validate({"auto": {"model_name": "cheapest"}})
+    assert [p[0] for p in renamed.problems(names, None)] == ["gateway.routing.auto.model_name"]
+    assert RoutingConfig().problems([], None) == []  # nothing configured, nothing to say
