@@ -20,6 +20,7 @@ Options (``tools.send_email`` / ``tools.create_record`` in config.yaml)::
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from agent_routes._context import ApprovalDecision, request_approval
 
@@ -79,8 +80,18 @@ def outbox_path(options: Mapping[str, Any] | None = None) -> Path:
     return get_settings().resolved_data_dir() / OUTBOX_FILE
 
 
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
 class SendEmail(BaseModel):
     """Send an email (queued in the outbox for delivery)."""
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _address_only(cls, value: Any) -> Any:
+        """``"Bob <bob@example.com>"`` -> ``"bob@example.com"``: keep the one address given."""
+        found = _ADDRESS.findall(value) if isinstance(value, str) else []
+        return found[0] if len(found) == 1 else value
 
     to: str = Field(
         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, description="The recipient's email address."

@@ -50,9 +50,15 @@ def react_graph(
     finish: Finisher | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     name: str = "agent",
+    one_tool_at_a_time: bool = False,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the loop above; ``finish`` defaults to leaving the answer as it is."""
-    bound = model.bind_tools(list(tools)) if tools else model
+    """Compile the loop above; ``finish`` defaults to leaving the answer as it is.
+
+    ``one_tool_at_a_time`` asks the model for at most one tool call per turn
+    (``parallel_tool_calls=False``), e.g. so approvals come one by one.
+    """
+    extra: dict[str, Any] = {"parallel_tool_calls": False} if one_tool_at_a_time else {}
+    bound = model.bind_tools(list(tools), **extra) if tools else model
 
     async def agent(state: MessagesState, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
         reply = await bound.ainvoke([SystemMessage(system_prompt), *state["messages"]], config)

@@ -53,4 +53,5 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
         system_prompt=SYSTEM_PROMPT,
         checkpointer=ctx.checkpointer,
         name=ctx.name,
+        one_tool_at_a_time=True,  # one pending approval at a time
     )

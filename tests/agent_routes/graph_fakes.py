@@ -36,6 +36,7 @@ class Recorded:
 
     messages: list[BaseMessage]
     tools: list[str]
+    bind_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [_convert_message_to_dict(m) for m in self.messages]
@@ -59,16 +60,20 @@ class FakeToolCallingModel(BaseChatModel):
 
     script: Script
     tools: list[dict[str, Any]] = []
+    bind_kwargs: dict[str, Any] = {}
 
     @property
     def _llm_type(self) -> str:
         return "fake-tool-calling"
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, Any]:  # type: ignore[override]
-        return self.model_copy(update={"tools": [convert_to_openai_tool(t) for t in tools]})
+        return self.model_copy(
+            update={"tools": [convert_to_openai_tool(t) for t in tools], "bind_kwargs": kwargs}
+        )
 
     def _next(self, messages: list[BaseMessage]) -> AIMessage:
-        self.script.calls.append(Recorded(list(messages), [t["function"]["name"] for t in self.tools]))
+        names = [t["function"]["name"] for t in self.tools]
+        self.script.calls.append(Recorded(list(messages), names, dict(self.bind_kwargs)))
         if not self.script.steps:
             raise AssertionError(f"the fake model was called more often than scripted: {messages[-1]!r}")
         step = self.script.steps.pop(0)

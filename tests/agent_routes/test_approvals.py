@@ -113,6 +113,7 @@ async def test_actions_not_listed_for_approval_act_at_once(outbox: Path) -> None
     (entry,) = Outbox(outbox).entries()
     assert (entry["action"], entry["args"]["title"]) == ("create_record", "Call Bob")
     assert factory.calls[0].tools == ["send_email", "create_record"]
+    assert factory.calls[0].bind_kwargs == {"parallel_tool_calls": False}  # one approval at a time
 
 
 async def test_demo_model_proposes_an_email_to_the_address_in_the_request(outbox: Path) -> None:
@@ -140,3 +141,18 @@ def test_only_listed_actions_are_offered_and_typos_fail(outbox: Path) -> None:
     assert "send_email" not in graph.get_graph().draw_mermaid()
     with pytest.raises(ValueError, match="has no tool"):
         _graph(Factory(), outbox, tools={"send_mail": {}})
+
+
+async def test_an_address_inside_text_is_used_and_two_addresses_are_refused(outbox: Path) -> None:
+    factory = Factory()
+    factory.script.steps = [call("send_email", **{**EMAIL, "to": "Bob <bob@example.com>"}), _echo_tool_result]
+    graph = _graph(factory, outbox)
+    paused = await graph.ainvoke({"messages": [HumanMessage("Tell Bob")]}, CFG)
+    assert paused["__interrupt__"][0].value["args"]["to"] == "bob@example.com"
+
+    factory.script.steps = [call("send_email", **{**EMAIL, "to": "a@example.com, b@example.com"}), "Sorry."]
+    out = await graph.ainvoke(
+        {"messages": [HumanMessage("Tell both")]}, {"configurable": {"thread_id": "t3"}}
+    )
+    assert "__interrupt__" not in out
+    assert _tool_result(out["messages"]).status == "error"

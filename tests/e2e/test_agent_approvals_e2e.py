@@ -25,6 +25,10 @@ AGENTS = {
     "approvals-demo": {**_APPROVALS, "model": "default"},
 }
 EMAIL = {"to": "ceo@example.com", "subject": "Q3", "body": "The numbers are in."}
+# The PII guardrail masks the address before it reaches the provider, so a real model
+# proposes the placeholder it saw; the gateway restores it in the model's tool call.
+ASK = "Send ceo@example.com the Q3 numbers"
+PROPOSED = {**EMAIL, "to": "[EMAIL_1]"}
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +59,10 @@ def _last_tool_result(upstream: FakeUpstream) -> str:
 def test_email_waits_for_approval_then_is_sent_once(
     gw: GatewayProcess, key: str, fake_upstream: FakeUpstream
 ) -> None:
-    fake_upstream.script(tool_call("send_email", EMAIL), model="gpt-4o-mini")
+    fake_upstream.script(tool_call("send_email", PROPOSED), model="gpt-4o-mini")
     before = len(_outbox(gw))
-    paused = _say(gw, key, "approvals", "appr-1", "Send the CEO the Q3 numbers")
+    paused = _say(gw, key, "approvals", "appr-1", ASK)
+    assert "ceo@example.com" not in inner_calls(fake_upstream)[0].text()  # masked for the provider
     message = paused.choices[0].message.content or ""
     assert "Approval needed" in message and "send_email" in message
     pending = paused.model_extra["gateway"]["interrupt"]
@@ -70,9 +75,10 @@ def test_email_waits_for_approval_then_is_sent_once(
     assert done.choices[0].message.content == "Sent."
     (entry,) = _outbox(gw)[before:]
     assert (entry["action"], entry["args"]) == ("send_email", EMAIL)
+    # the tool result reaches the provider with the address masked again
     assert (
         _last_tool_result(fake_upstream)
-        == f"Email queued for delivery to ceo@example.com (outbox id {entry['id']})."
+        == f"Email queued for delivery to [EMAIL_1] (outbox id {entry['id']})."
     )
     assert {r.model for r in inner_calls(fake_upstream)} == {"gpt-4o-mini"}
 
@@ -81,8 +87,8 @@ def test_reject_sends_nothing_and_edit_sends_the_edited_email(
     gw: GatewayProcess, key: str, fake_upstream: FakeUpstream
 ) -> None:
     before = len(_outbox(gw))
-    fake_upstream.script(tool_call("send_email", EMAIL), text("Not sent."), model="gpt-4o-mini")
-    _say(gw, key, "approvals", "appr-2", "Send the CEO the Q3 numbers")
+    fake_upstream.script(tool_call("send_email", PROPOSED), text("Not sent."), model="gpt-4o-mini")
+    _say(gw, key, "approvals", "appr-2", ASK)
     done = _say(gw, key, "approvals", "appr-2", "reject: not before the board meeting")
     assert done.choices[0].message.content == "Not sent."
     assert _last_tool_result(fake_upstream).startswith(
@@ -90,8 +96,8 @@ def test_reject_sends_nothing_and_edit_sends_the_edited_email(
     )
     assert len(_outbox(gw)) == before
 
-    fake_upstream.script(tool_call("send_email", EMAIL), text("Sent to the CFO."), model="gpt-4o-mini")
-    _say(gw, key, "approvals", "appr-3", "Send the CEO the Q3 numbers")
+    fake_upstream.script(tool_call("send_email", PROPOSED), text("Sent to the CFO."), model="gpt-4o-mini")
+    _say(gw, key, "approvals", "appr-3", ASK)
     _say(gw, key, "approvals", "appr-3", 'edit: {"to": "cfo@example.com"}')
     (entry,) = _outbox(gw)[before:]
     assert entry["args"] == {**EMAIL, "to": "cfo@example.com"}
@@ -113,5 +119,6 @@ def test_record_without_approval_and_the_demo_model(
     paused = _say(gw, key, "approvals-demo", "appr-demo-1", "Email bob@example.com about the launch")
     assert paused.model_extra["gateway"]["interrupt"]["args"]["to"] == "bob@example.com"
     done = _say(gw, key, "approvals-demo", "appr-demo-1", "approve")
-    assert "Email queued for delivery to bob@example.com" in (done.choices[0].message.content or "")
+    # (the address in the demo's answer is PII the model wrote, so the guardrail masks it)
+    assert "Email queued for delivery to " in (done.choices[0].message.content or "")
     assert _outbox(gw)[-1]["args"]["to"] == "bob@example.com"
