@@ -7,9 +7,10 @@ which models it may call and until when; the signature is HMAC-SHA256 with a sec
 sharing the master key agrees).
 
 A token is valid only while its run is active: :func:`issue_run_token` marks the run
-active, :func:`revoke_run` ends it. Active runs live in this process, or in Redis when
-``GATEWAY_REDIS_URL`` is set so every instance agrees (an inner call may land on another
-instance). If Redis is unreachable, ``gateway.agents.shared_state_failure`` decides:
+active, :func:`revoke_run` ends it. Active runs live in this process, in a SQLite file in the
+data dir when several workers share the host, or in Redis when ``GATEWAY_REDIS_URL`` is
+set so every instance agrees (an inner call may land on another worker or instance).
+If Redis is unreachable, ``gateway.agents.shared_state_failure`` decides:
 ``closed`` (default) refuses the token, ``open`` trusts the signature and expiry.
 
 Custom auth calls :func:`averify_run_token` (or the sync :func:`verify_run_token`) for
@@ -33,6 +34,7 @@ __all__ = [
     "RedisRunStore",
     "RunClaims",
     "RunTokens",
+    "SqliteRunStore",
     "averify_run_token",
     "configure",
     "derive_secret",
@@ -100,6 +102,59 @@ class LocalRunStore:
     def is_active(self, run_id: str) -> bool:
         exp = self._runs.get(run_id)
         return exp is not None and exp >= time.time()
+
+    async def aadd(self, run_id: str, expires_at: float) -> None:
+        self.add(run_id, expires_at)
+
+    async def aremove(self, run_id: str) -> None:
+        self.remove(run_id)
+
+    async def ais_active(self, run_id: str) -> bool:
+        return self.is_active(run_id)
+
+
+class SqliteRunStore:
+    """Active runs in a SQLite file: shared by the worker processes of one host.
+
+    Used when the gateway runs several workers without Redis (an inner call may land on
+    another worker than the one running the agent). Calls are short local file reads.
+    """
+
+    def __init__(self, path: str) -> None:
+        import sqlite3
+
+        self._path = path
+        with sqlite3.connect(path, timeout=5) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS active_runs (run_id TEXT PRIMARY KEY, expires_at REAL)")
+
+    def _conn(self) -> Any:
+        import sqlite3
+
+        return sqlite3.connect(self._path, timeout=5, isolation_level=None)
+
+    def add(self, run_id: str, expires_at: float) -> None:
+        conn = self._conn()
+        try:
+            conn.execute("DELETE FROM active_runs WHERE expires_at < ?", (time.time(),))
+            conn.execute("INSERT OR REPLACE INTO active_runs VALUES (?, ?)", (run_id, expires_at))
+        finally:
+            conn.close()
+
+    def remove(self, run_id: str) -> None:
+        conn = self._conn()
+        try:
+            conn.execute("DELETE FROM active_runs WHERE run_id = ?", (run_id,))
+        finally:
+            conn.close()
+
+    def is_active(self, run_id: str) -> bool:
+        conn = self._conn()
+        try:
+            row = conn.execute("SELECT expires_at FROM active_runs WHERE run_id = ?", (run_id,)).fetchone()
+        finally:
+            conn.close()
+        return row is not None and float(row[0]) >= time.time()
 
     async def aadd(self, run_id: str, expires_at: float) -> None:
         self.add(run_id, expires_at)
@@ -348,7 +403,13 @@ def get_run_tokens() -> RunTokens:
             failure = current_config().gateway.agents.shared_state_failure
         except Exception:  # no readable config (unit use): keep the safe default
             failure = "closed"
-        store: RunStore = RedisRunStore(settings.redis_url) if settings.redis_url else LocalRunStore()
+        store: RunStore
+        if settings.redis_url:
+            store = RedisRunStore(settings.redis_url)
+        elif settings.workers > 1:  # inner calls may land on a sibling worker
+            store = SqliteRunStore(str(settings.resolved_data_dir() / "active_runs.db"))
+        else:
+            store = LocalRunStore()
         _default = RunTokens(secret, store, on_store_failure=failure)
     return _default
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from custom_hooks._run_tokens import (
     LocalRunStore,
     RedisRunStore,
     RunTokens,
+    SqliteRunStore,
     derive_secret,
 )
 from tests.harness.services import RedisServer
@@ -110,3 +112,13 @@ async def test_unreachable_redis_policy(policy: str, accepted: bool) -> None:
     assert (tokens.verify(token) is not None) is accepted
     assert ((await tokens.averify(token)) is not None) is accepted
     tokens.revoke("r-down")  # logs, does not raise
+
+
+def test_sqlite_store_shared_by_worker_processes(tmp_path: Path) -> None:
+    secret = derive_secret("sk-master")
+    path = str(tmp_path / "active_runs.db")
+    a, b = RunTokens(secret, SqliteRunStore(path)), RunTokens(secret, SqliteRunStore(path))
+    token = _issue(a, run_id="w-run")
+    assert b.verify(token) is not None
+    b.revoke("w-run")
+    assert a.verify(token) is None
