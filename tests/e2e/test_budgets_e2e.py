@@ -168,3 +168,32 @@ def test_sigterm_during_load_loses_no_row(gw: GatewayProcess, fake_upstream: Fak
     rows = ledger_rows(sqlite_url(gw), key_hash=key["key_hash"])
     assert len(rows) == ok
     gw.start()
+
+
+def test_agent_run_is_charged_once_through_its_inner_calls(gw: GatewayProcess) -> None:
+    key = create_key(gw, max_budget=1.0, budget_duration="1d")
+    client = gw.client(api_key=key["key"], timeout=120)
+    client.chat.completions.create(
+        model="research", messages=[{"role": "user", "content": "What is a budget?"}]
+    )
+
+    deadline = time.monotonic() + 15
+    while True:
+        rows = ledger_rows(sqlite_url(gw), key_hash=key["key_hash"])
+        outer = [r for r in rows if r["requested_model"] == "research"]
+        inner = [r for r in rows if outer and r["parent_request_id"] == outer[0]["request_id"]]
+        if (outer and inner) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    [run] = outer
+    assert run["agent_run_id"] and run["parent_request_id"] is None
+    assert (run["cost"], run["prompt_tokens"], run["completion_tokens"]) == (0.0, 0, 0)
+    assert inner and all(r["agent_run_id"] == run["agent_run_id"] for r in inner)
+    assert all(r["status"] == "success" and r["cost"] > 0 for r in inner)
+    assert len(rows) == len(inner) + 1  # nothing else was recorded for this key
+
+    # The budget window holds exactly the inner calls' cost: the run was not charged again.
+    probe = client.chat.completions.with_raw_response.create(model="demo", messages=ask(), max_tokens=10)
+    remaining = float(probe.headers["x-gateway-budget-remaining"])
+    demo_reservation = 1.0 - sum(r["cost"] for r in inner) - remaining
+    assert 0 < demo_reservation < 0.001  # what is left is 1.0 - inner costs - this call's estimate
