@@ -484,6 +484,13 @@ async def _start(settings: Any, config: Any) -> None:
         counters = RedisCounters(settings.redis_url, timeout_s=gov.spend.redis_timeout_s)
     else:
         counters = InProcessCounters()
+        if int(getattr(settings, "workers", 1) or 1) > 1:
+            log.warning(
+                "budgets: %s workers without GATEWAY_REDIS_URL keep separate window counters each;"
+                " a budget can be overspent up to %sx. Set GATEWAY_REDIS_URL to share them.",
+                settings.workers,
+                settings.workers,
+            )
 
     async def spend_since(scope: str, scope_id: str, since: datetime) -> float:
         return await _store.get_store().spend_since(scope, scope_id, since)  # type: ignore[arg-type]
