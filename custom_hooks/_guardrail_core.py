@@ -98,6 +98,7 @@ class TextSlot:
     role: str
     text: str
     setter: Callable[[str], None]
+    kind: str = "content"  # or "arguments" (tool-call arguments)
 
     def set(self, value: str) -> None:
         if value != self.text:
@@ -131,10 +132,10 @@ def _message_slots(msg: Mapping[str, Any]) -> Iterator[TextSlot]:
     for call in msg.get("tool_calls") or ():
         fn = call.get("function") if isinstance(call, dict) else None
         if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-            yield TextSlot(role, fn["arguments"], _item_setter(fn, "arguments"))
+            yield TextSlot(role, fn["arguments"], _item_setter(fn, "arguments"), "arguments")
     legacy = msg.get("function_call")
     if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
-        yield TextSlot(role, legacy["arguments"], _item_setter(legacy, "arguments"))
+        yield TextSlot(role, legacy["arguments"], _item_setter(legacy, "arguments"), "arguments")
 
 
 def request_slots(data: Mapping[str, Any]) -> Iterator[TextSlot]:
@@ -166,7 +167,7 @@ def response_slots(response: Any) -> Iterator[TextSlot]:
         for call in getattr(msg, "tool_calls", None) or ():
             fn = getattr(call, "function", None)
             if fn is not None and isinstance(getattr(fn, "arguments", None), str):
-                yield TextSlot("assistant", fn.arguments, _attr_setter(fn, "arguments"))
+                yield TextSlot("assistant", fn.arguments, _attr_setter(fn, "arguments"), "arguments")
 
 
 class Masker:

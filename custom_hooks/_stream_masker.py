@@ -86,25 +86,72 @@ class StreamMasker:
         return len(self._pending)
 
 
-def _set_content(delta: Any, value: str) -> None:
-    # Delta is a pydantic model whose validating __setattr__ costs more per chunk than
-    # the masking itself; a plain str into its field storage is what it would store.
-    fields = getattr(delta, "__dict__", None)
-    if isinstance(fields, dict) and "content" in fields:
-        fields["content"] = value
+def _set_field(obj: Any, name: str, value: Any) -> None:
+    # Deltas are pydantic models whose validating __setattr__ costs more per chunk than
+    # the masking itself; a plain str into the field storage is what it would store.
+    fields = getattr(obj, "__dict__", None)
+    if isinstance(fields, dict) and name in fields:
+        fields[name] = value
     else:
-        delta.content = value
+        setattr(obj, name, value)
+
+
+def _set_content(delta: Any, value: str) -> None:
+    _set_field(delta, "content", value)
 
 
 def _choices(chunk: Any) -> list[Any]:
     return list(getattr(chunk, "choices", None) or ())
 
 
+class _ArgsMaskers:
+    """One masker per streamed tool call (by its index) for ``function.arguments``."""
+
+    def __init__(self, make: Callable[[], StreamMasker]) -> None:
+        self.make = make
+        self.maskers: dict[int, StreamMasker] = {}
+        self.templates: dict[int, Any] = {}
+
+    def push(self, delta: Any) -> None:
+        for call in getattr(delta, "tool_calls", None) or ():
+            fn = getattr(call, "function", None)
+            args = getattr(fn, "arguments", None)
+            if not isinstance(args, str):
+                continue
+            i = int(getattr(call, "index", 0) or 0)
+            masker = self.maskers.get(i)
+            if masker is None:
+                masker = self.maskers[i] = self.make()
+                self.templates[i] = call
+            out = masker.push(args) if args else ""
+            if out != args:
+                _set_field(fn, "arguments", out)
+
+    def flush_into(self, delta: Any) -> None:
+        """Append the held-back argument text to ``delta`` as continuation tool-call deltas."""
+        extra = []
+        for i, masker in self.maskers.items():
+            rest = masker.flush()
+            if rest:
+                call = copy.deepcopy(self.templates[i])
+                _set_field(call, "id", None)
+                _set_field(call, "type", None)
+                _set_field(call.function, "name", None)
+                _set_field(call.function, "arguments", rest)
+                extra.append(call)
+        if extra:
+            delta.tool_calls = [*(getattr(delta, "tool_calls", None) or []), *extra]
+
+
 async def mask_chunks(
-    chunks: AsyncIterator[Any], make_masker: Callable[[], StreamMasker]
+    chunks: AsyncIterator[Any],
+    make_masker: Callable[[], StreamMasker],
+    make_args_masker: Callable[[], StreamMasker] | None = None,
 ) -> AsyncIterator[Any]:
-    """Yield ``chunks`` with each choice's ``delta.content`` passed through its own masker."""
+    """Yield ``chunks`` with each choice's ``delta.content`` (and, with ``make_args_masker``,
+    its tool-call arguments) passed through maskers of their own."""
     maskers: dict[int, StreamMasker] = {}
+    args_maskers: dict[int, _ArgsMaskers] = {}
     template: Any = None
     async for chunk in chunks:
         for choice in _choices(chunk):
@@ -117,21 +164,35 @@ async def mask_chunks(
                 masker = maskers[idx] = make_masker()
             content = getattr(delta, "content", None)
             out = masker.push(content) if isinstance(content, str) and content else ""
-            if getattr(choice, "finish_reason", None):
+            finished = bool(getattr(choice, "finish_reason", None))
+            if finished:
                 out += masker.flush()
             if (isinstance(content, str) or out) and out != content:
                 _set_content(delta, out)
+            if make_args_masker is not None:
+                am = args_maskers.get(idx)
+                if am is None and getattr(delta, "tool_calls", None):
+                    am = args_maskers[idx] = _ArgsMaskers(make_args_masker)
+                if am is not None:
+                    am.push(delta)
+                    if finished:
+                        am.flush_into(delta)
             template = chunk
         yield chunk
     # The stream ended without a finish reason for some choice: send what is held back.
     for idx, masker in maskers.items():
         rest = masker.flush()
-        if rest and template is not None:
+        am = args_maskers.get(idx)
+        if (rest or am is not None) and template is not None:
             extra = copy.deepcopy(template)
             kept = [c for c in _choices(extra) if int(getattr(c, "index", 0) or 0) == idx][:1]
             if not kept:
                 continue
             _set_content(kept[0].delta, rest)
+            _set_field(kept[0].delta, "tool_calls", None)
+            if am is not None:
+                am.flush_into(kept[0].delta)
             kept[0].finish_reason = None
             extra.choices = kept
-            yield extra
+            if rest or getattr(kept[0].delta, "tool_calls", None):
+                yield extra

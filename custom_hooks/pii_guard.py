@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -136,9 +136,13 @@ class PiiGuard(CustomGuardrail):
         record(data, name, counts, (time.perf_counter() - t0) * 1000)
         return data
 
-    def _output_scanner(
-        self, data: dict[str, Any], counts: Counter[tuple[str | None, str]], timer: list[float]
-    ) -> Any:
+    def _output_scanners(self, data: dict[str, Any], timer: list[float]) -> tuple[Any, Any] | None:
+        """(content scanner, tool-arguments scanner), or None when there is nothing to do.
+
+        Both restore this request's placeholders; only content is also scanned for PII the
+        model wrote itself: tool-call arguments are what the caller's code executes (an
+        agent's send_email), and masking them would break the action, not protect anyone.
+        """
         meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
         vault = (
             VAULT.get((meta or {}).get(VAULT_KEY), data.get("litellm_call_id"))
@@ -149,33 +153,37 @@ class PiiGuard(CustomGuardrail):
         if not vault and detector is None:
             return None
 
-        def scan(text: str) -> list[Span]:
-            t0 = time.perf_counter()
-            spans: list[Span] = []
-            if vault:
-                for m in _PLACEHOLDER.finditer(text):
-                    value = vault.get(m.group())
-                    if value is not None:
-                        spans.append(Span(m.start(), m.end(), value, "placeholder"))
-            if detector is not None:
-                for f in detector.scan(text):
-                    spans.append(Span(f.start, f.end, f"[{LABELS[f.entity]}_REDACTED]", f.entity))
-            if len(spans) > 1:
-                spans.sort(key=lambda s: s.start)
-            timer[0] += time.perf_counter() - t0
-            return spans
+        def make(detect: PiiDetector | None) -> Callable[[str], list[Span]]:
+            def scan(text: str) -> list[Span]:
+                t0 = time.perf_counter()
+                spans: list[Span] = []
+                if vault:
+                    for m in _PLACEHOLDER.finditer(text):
+                        value = vault.get(m.group())
+                        if value is not None:
+                            spans.append(Span(m.start(), m.end(), value, "placeholder"))
+                if detect is not None:
+                    for f in detect.scan(text):
+                        spans.append(Span(f.start, f.end, f"[{LABELS[f.entity]}_REDACTED]", f.entity))
+                    if len(spans) > 1:
+                        spans.sort(key=lambda s: s.start)
+                        spans = _without_overlaps(spans)
+                timer[0] += time.perf_counter() - t0
+                return spans
 
-        return scan
+            return scan
+
+        return make(detector), make(None)
 
     async def async_post_call_success_hook(
         self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, response: Any
     ) -> Any:
         counts: Counter[tuple[str | None, str]] = Counter()
         timer = [0.0]
-        scan = self._output_scanner(data, counts, timer)
-        if scan is not None:
+        scanners = self._output_scanners(data, timer)
+        if scanners is not None:
             for slot in response_slots(response):
-                spans = scan(slot.text)
+                spans = scanners[slot.kind == "arguments"](slot.text)
                 _count(spans, counts)
                 slot.set(apply_spans(slot.text, spans))
         VAULT.drop((data.get("metadata") or {}).get(VAULT_KEY))
@@ -187,15 +195,29 @@ class PiiGuard(CustomGuardrail):
     ) -> AsyncGenerator[Any, None]:
         counts: Counter[tuple[str | None, str]] = Counter()
         timer = [0.0]
-        scan = self._output_scanner(request_data, counts, timer)
-        if scan is None:
+        scanners = self._output_scanners(request_data, timer)
+        if scanners is None:
             async for chunk in response:
                 yield chunk
             return
         holdback = self._holdback or guardrails_config().stream_holdback_chars
+
+        def on_apply(s: Span) -> None:
+            _count((s,), counts)
+
         async for chunk in mask_chunks(
-            response, lambda: StreamMasker(scan, holdback, lambda s: _count((s,), counts))
+            response,
+            lambda: StreamMasker(scanners[0], holdback, on_apply),
+            lambda: StreamMasker(scanners[1], holdback, on_apply),
         ):
             yield chunk
         VAULT.drop((request_data.get("metadata") or {}).get(VAULT_KEY))
         record(request_data, self.guardrail_name or "pii_guard", counts, timer[0] * 1000, "output")
+
+
+def _without_overlaps(spans: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for s in spans:
+        if not out or s.start >= out[-1].end:
+            out.append(s)
+    return out

@@ -141,7 +141,9 @@ class SecretsGuard(CustomGuardrail):
         scan = self._output_scan(counts, timer)
         holdback = self._holdback or guardrails_config().stream_holdback_chars
         async for chunk in mask_chunks(
-            response, lambda: StreamMasker(scan, holdback, lambda s: _count((s,), counts))
+            response,
+            lambda: StreamMasker(scan, holdback, lambda s: _count((s,), counts)),
+            lambda: StreamMasker(scan, holdback, lambda s: _count((s,), counts)),
         ):
             yield chunk
         record(request_data, self.guardrail_name or "secrets_guard", counts, timer[0] * 1000, "output")

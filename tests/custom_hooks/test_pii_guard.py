@@ -152,3 +152,67 @@ def test_agent_models_come_from_the_shipped_config() -> None:
     from custom_hooks._guardrail_config import in_process_models
 
     assert "default" not in in_process_models()
+
+
+async def test_tool_call_arguments_are_restored_not_masked() -> None:
+    guard = PiiGuard(options=PiiOptions())
+    data = await guard.async_pre_call_hook(USER, None, request(), "acompletion")
+    args = '{"to": "[EMAIL_1]", "cc": "boss@corp.example"}'
+    response = ModelResponse(
+        choices=[
+            {
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "t", "type": "function", "function": {"name": "send", "arguments": args}}
+                    ],
+                }
+            }
+        ]
+    )
+    out = await guard.async_post_call_success_hook(data, USER, response)
+    assert out.choices[0].message.tool_calls[0].function.arguments == (
+        f'{{"to": "{EMAIL}", "cc": "boss@corp.example"}}'
+    )
+
+
+def _tool_chunk(
+    index: int, args: str, name: str | None = None, finish: str | None = None
+) -> ModelResponseStream:
+    call = {
+        "index": index,
+        "function": {"arguments": args, "name": name},
+        "type": "function" if name else None,
+    }
+    if name:
+        call["id"] = f"call_{index}"
+    return ModelResponseStream(
+        id="s",
+        choices=[
+            StreamingChoices(index=0, delta=Delta(content=None, tool_calls=[call]), finish_reason=finish)
+        ],
+    )
+
+
+@pytest.mark.parametrize("size", [2, 5])
+async def test_streamed_tool_arguments_restore_split_placeholders(size: int) -> None:
+    guard = PiiGuard(options=PiiOptions(), holdback=64)
+    data = await guard.async_pre_call_hook(USER, None, request(), "acompletion")
+    args = '{"to": "[EMAIL_1]", "body": "hi"}'
+
+    async def upstream() -> AsyncIterator[ModelResponseStream]:
+        yield _tool_chunk(0, "", name="send_email")
+        for i in range(0, len(args), size):
+            yield _tool_chunk(0, args[i : i + size])
+        yield ModelResponseStream(
+            id="s", choices=[StreamingChoices(index=0, delta=Delta(content=None), finish_reason="tool_calls")]
+        )
+
+    chunks = [c async for c in guard.async_post_call_streaming_iterator_hook(USER, upstream(), data)]
+    joined = "".join(
+        tc.function.arguments or "" for c in chunks for tc in (c.choices[0].delta.tool_calls or [])
+    )
+    assert joined == args.replace("[EMAIL_1]", EMAIL)
+    assert chunks[0].choices[0].delta.tool_calls[0].function.name == "send_email"
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
