@@ -22,7 +22,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
-from agent_routes._search import PACKAGE_DIR, Bm25Index, load_markdown
+from agent_routes._search import PACKAGE_DIR, folder_index
 
 __all__ = ["DEFAULT_KB_DIR", "Article", "KnowledgeBase", "make_kb_tool"]
 
@@ -48,8 +48,8 @@ class KnowledgeBase:
             raise ValueError(
                 f"lookup_kb kb_dir {folder} is not a directory; point it at a folder of .md files"
             )
-        docs = load_markdown(folder)
-        self.index = Bm25Index(docs)
+        self.index = folder_index(folder)
+        docs = self.index.docs
         self.articles: dict[str, Article] = {}
         for doc in docs:
             match = _ID.match(doc.title)

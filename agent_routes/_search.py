@@ -27,6 +27,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -155,6 +156,21 @@ def load_markdown(folder: Path) -> list[Document]:
     return docs
 
 
+def folder_index(folder: Path) -> Bm25Index:
+    """The index of ``folder``'s Markdown files, cached until a file changes.
+
+    Graphs are built once per run, so this keeps re-reading and re-tokenising the folder
+    off every run.
+    """
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.md")))
+    return _folder_index(folder.resolve(), stamp)
+
+
+@lru_cache(maxsize=16)
+def _folder_index(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> Bm25Index:
+    return Bm25Index(load_markdown(folder))
+
+
 def best_snippet(text: str, query: str, limit: int = 320) -> str:
     """The paragraph sharing most words with ``query``, cut to ``limit`` characters."""
     terms = set(tokenize(query))
@@ -182,7 +198,7 @@ class LocalSearch:
                 f"web_search docs_dir {folder} is not a directory; point it at a folder of .md files"
             )
         self.folder = folder
-        self.index = Bm25Index(load_markdown(folder))
+        self.index = folder_index(folder)
 
     def search(self, query: str, max_results: int) -> list[SearchResult]:
         return [

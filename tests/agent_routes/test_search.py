@@ -199,3 +199,13 @@ def test_with_sources_lists_cited_sources_or_all() -> None:
     assert parse_sources("no list") == []
     already = "Answer [1]\n\nSources:\n[1] mine"
     assert with_sources(already, sources) == already
+
+
+def test_the_folder_index_is_reused_until_a_file_changes(tmp_path: Path) -> None:
+    doc = tmp_path / "a.md"
+    doc.write_text("# Pricing\n\nThe widget costs ten euros.\n")
+    first = LocalSearch(tmp_path)
+    assert LocalSearch(tmp_path).index is first.index  # built once, shared by later runs
+    doc.write_text("# Pricing\n\nThe gadget costs twelve euros, shipped.\n")
+    assert LocalSearch(tmp_path).search("gadget", 1)[0].title == "Pricing"
+    assert LocalSearch(tmp_path).index is not first.index
