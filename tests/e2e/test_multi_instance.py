@@ -64,6 +64,7 @@ def test_concurrent_calls_on_two_instances_respect_one_budget(
     with concurrent.futures.ThreadPoolExecutor(max_workers=40) as pool:
         results = list(pool.map(lambda i: _call(a if i % 2 else b, key["key"], i), range(40)))
     ok = results.count("ok")
+    print(f"two instances, 40 concurrent calls, budget for 10: {ok} succeeded")  # shown with -s
     assert 1 <= ok <= 10, results  # estimate >= real cost, so the reservations admit at most 10
     assert set(results) <= {"ok", "budget_exceeded"}, results
     assert len(fake_upstream.requests_for(SONNET)) == ok
