@@ -91,6 +91,9 @@ def _serve(settings: GatewaySettings) -> int:
         workers=settings.workers,
         log_level="warning",
         timeout_graceful_shutdown=30,
+        # With several workers uvicorn kills a worker that misses a 5 s health ping; a new
+        # worker imports LiteLLM (seconds, more on a busy host) before it can answer.
+        timeout_worker_healthcheck=60,
     )
     return 0
 
