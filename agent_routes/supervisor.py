@@ -13,8 +13,9 @@ calls run in parallel). Workers are agents of their own: the researcher is the
 into prose.
 A worker's answer comes back to the supervisor as the handoff's tool result, and the
 supervisor composes the final answer, which ends with the sources the researcher used.
-Handoffs are reported to streaming callers ("handed off to researcher") and appear as tool
-calls named ``transfer_to_<worker>`` (:data:`HANDOFF_PREFIX`) in the thread.
+Handoffs appear as tool calls named ``transfer_to_<worker>`` (:data:`HANDOFF_PREFIX`),
+which the runtime streams as "Handing off to researcher" steps; the researcher's own tool
+use is streamed too ("researcher: calling web_search(...)").
 
 config.yaml::
 
@@ -36,6 +37,7 @@ that is governed and billed like any other; list it in ``agents:``)::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -158,7 +160,6 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
             call: ToolCall = payload["call"]
             task = str(call["args"].get("task") or "")
             notes = str(call["args"].get("notes") or "")
-            emit_step(f"handed off to {name}: {task[:120]}")
             answer, sources = await workers[name](task, notes, config)
             return {"messages": [_result(call, answer, {"sources": sources} if sources else None)]}
 
@@ -211,7 +212,17 @@ def _make_worker(ctx: AgentContext, name: str, options: Mapping[str, Any], searc
         )
 
         async def investigate(task: str, notes: str, config: RunnableConfig) -> Any:
-            result = await graph.ainvoke({"messages": [HumanMessage(task)]}, config)
+            result: Mapping[str, Any] = {"messages": []}
+            async for mode, chunk in graph.astream(
+                {"messages": [HumanMessage(task)]}, config, stream_mode=["updates", "values"]
+            ):
+                if not isinstance(chunk, Mapping):
+                    continue
+                if mode == "values":
+                    result = chunk
+                else:
+                    for line in _inner_steps(chunk):
+                        emit_step(f"{name}: {line}")  # its tool use, which the parent's stream can't see
             return last_ai(result["messages"]), turn_sources(result["messages"])
 
         return investigate
@@ -222,6 +233,20 @@ def _make_worker(ctx: AgentContext, name: str, options: Mapping[str, Any], searc
         return (reply if isinstance(reply, AIMessage) else None), []
 
     return write
+
+
+def _inner_steps(update: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for delta in update.values():
+        for msg in (delta or {}).get("messages") or [] if isinstance(delta, Mapping) else []:
+            if isinstance(msg, AIMessage):
+                lines += [
+                    f"calling {c['name']}({json.dumps(c['args'], sort_keys=True)[:120]})"
+                    for c in msg.tool_calls
+                ]
+            elif isinstance(msg, ToolMessage) and msg.status == "error":
+                lines.append(f"{msg.name} failed")
+    return lines
 
 
 def _result(call: ToolCall, answer: AIMessage | None, artifact: dict[str, Any] | None) -> ToolMessage:

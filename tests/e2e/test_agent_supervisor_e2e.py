@@ -56,8 +56,9 @@ def test_delegates_to_researcher_and_writer_and_composes(
     )
     assert content.startswith("Budgets put a ceiling on what a key or team spends [1].")
     assert "Sources:\n[1] Budgets and spend - agent_routes/docs/budgets.md" in content
-    assert "handed off to researcher: how do budgets work" in reasoning
-    assert "handed off to writer: explain for a manager" in reasoning
+    assert "Handing off to researcher" in reasoning
+    assert 'researcher: calling web_search({"query": "budgets"})' in reasoning
+    assert "Handing off to writer" in reasoning
     assert tool_deltas == 0
 
     inner = inner_calls(fake_upstream)
