@@ -103,11 +103,12 @@ def record_event(
             reason=_label(event.routing.get("reason")),
         ).inc()
     for g in event.guardrails:
+        count = g.get("count")  # findings this decision covers (0 or absent: one decision)
         m.guardrail_actions.labels(
             guardrail=_label(g.get("guardrail")),
             entity=_label(g.get("entity")),
             action=_label(g.get("action")),
-        ).inc()
+        ).inc(count if isinstance(count, int) and count > 0 else 1)
     if event.agent_run:
         _record_agent_run(m, event.agent_run)
 

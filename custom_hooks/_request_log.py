@@ -8,7 +8,8 @@ A line looks like::
      "requested_model": "gpt-4o", "served_model": "gpt-4o-mini", "latency_ms": 812.4,
      "cost_usd": 0.00021, "prompt_tokens": 120, "completion_tokens": 48,
      "routing": {"requested_model": "gpt-4o", "served_model": "gpt-4o-mini", "reason": "..."},
-     "guardrails": [{"guardrail": "pii", "entity": "EMAIL_ADDRESS", "action": "mask"}]}
+     "guardrails": [{"guardrail": "pii_guard", "entity": "EMAIL_ADDRESS", "action": "masked", "count": 1}],
+     "guardrails_passed": ["secrets_guard", "topic_guard"]}
 
 ``status`` is ``success``, ``rejected`` (the gateway refused: ``reason`` says why) or
 ``error`` (the upstream failed). No prompt or completion text unless
@@ -82,6 +83,10 @@ def _run_id(kwargs: dict[str, Any]) -> str | None:
     return str(run["run_id"]) if isinstance(run, dict) and run.get("run_id") else None
 
 
+def _decision(g: dict[str, Any]) -> dict[str, Any]:
+    return {k: g[k] for k in ("guardrail", "entity", "action", "count", "phase") if g.get(k) is not None}
+
+
 def _fallback(kwargs: dict[str, Any]) -> bool:
     """True when LiteLLM served this call from a fallback model group."""
     params = kwargs.get("litellm_params") or {}
@@ -128,7 +133,11 @@ def log_line(
         "agent_run_id": agent.get("run_id") or run_id,
         "agent_outcome": agent.get("outcome"),
         "routing": event.routing,
-        "guardrails": event.guardrails or None,
+        "guardrails": [_decision(g) for g in event.guardrails if g.get("action") != "allowed"] or None,
+        "guardrails_passed": sorted(
+            {str(g.get("guardrail")) for g in event.guardrails if g.get("action") == "allowed"}
+        )
+        or None,
         "budget": event.budget,
     }
     if include_content:

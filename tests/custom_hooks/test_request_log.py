@@ -38,7 +38,8 @@ async def test_success_line_has_ids_decisions_and_no_content(log_file: Path) -> 
     rl = RequestLog(RequestLogConfig(destination="file", file=log_file))
     routing = {"requested_model": "gpt-4o", "served_model": "gpt-4o-mini", "reason": "cheaper_tier"}
     guardrails = [{"guardrail": "pii", "entity": "EMAIL_ADDRESS", "action": "mask"}]
-    kwargs = logging_kwargs("req-1", gateway={"routing": routing, "guardrails": guardrails})
+    passed = [{"guardrail": "topics", "entity": None, "action": "allowed", "count": 0, "duration_ms": 0.1}]
+    kwargs = logging_kwargs("req-1", gateway={"routing": routing, "guardrails": guardrails + passed})
     await rl.async_log_success_event(kwargs, None, None, None)
 
     (line,) = lines(log_file)
@@ -49,6 +50,7 @@ async def test_success_line_has_ids_decisions_and_no_content(log_file: Path) -> 
     assert line["latency_ms"] == 500.0 and line["cost_usd"] == 0.002
     assert line["prompt_tokens"] == 120 and line["completion_tokens"] == 30
     assert line["routing"] == routing and line["guardrails"] == guardrails
+    assert line["guardrails_passed"] == ["topics"]
     text = log_file.read_text()
     assert "secret prompt text" not in text and "secret answer" not in text
     assert "h" * 64 not in text  # not even the key hash
