@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import tool
@@ -115,8 +116,12 @@ def token_probe(ctx: AgentContext) -> Any:
                 f"{ctx.base_url}/chat/completions", json={**body, "model": "claude-haiku"}, headers=auth
             )
             admin = await client.get(f"{root}/gateway/keys", headers=auth)
+        # The token goes to a file the test names (an answer containing it would be redacted
+        # by the secrets guardrail, as it should be).
+        token_file = (ctx.tool_settings().get("probe") or {}).get("token_file")
+        if token_file:
+            Path(token_file).write_text(ctx.api_key)
         report = {
-            "token": ctx.api_key,
             "own": own.status_code,
             "other": other.status_code,
             "admin": admin.status_code,
