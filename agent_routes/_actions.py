@@ -77,7 +77,7 @@ def outbox_path(options: Mapping[str, Any] | None = None) -> Path:
         return Path(str(options["outbox"]))
     from custom_hooks._settings import get_settings
 
-    return get_settings().resolved_data_dir() / OUTBOX_FILE
+    return get_settings().data_dir.resolve() / OUTBOX_FILE  # created on the first write, not here
 
 
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

@@ -4,8 +4,8 @@
 
     START -> agent --(tool calls)--> tools -> agent ... --(answer)--> finish -> END
 
-``agent`` calls the chat model with the system prompt and the thread's messages (the
-prompt is not stored in the thread), ``tools`` is a ``ToolNode`` with
+``agent`` calls the chat model with the system prompt and the thread's recent messages
+(:data:`HISTORY_WINDOW`; the prompt is not stored in the thread), ``tools`` is a ``ToolNode`` with
 ``handle_tool_errors=True`` (a failing tool becomes a tool message the model can react
 to), and ``finish`` may rewrite the final answer in place, e.g. to append a sources list.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -24,7 +24,11 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 
-__all__ = ["Finisher", "last_ai", "react_graph", "unknown_tools"]
+__all__ = ["HISTORY_WINDOW", "Finisher", "last_ai", "react_graph", "recent", "unknown_tools"]
+
+HISTORY_WINDOW = 60
+"""Messages of a thread sent to the model: a long thread stays within the model's context
+(and the gateway's request limits) while the checkpointer keeps the whole thread."""
 
 Finisher = Callable[[str, Sequence[AnyMessage]], str]
 """``finish(answer, messages) -> answer``: a pure rewrite of the final answer's text."""
@@ -33,6 +37,20 @@ Finisher = Callable[[str, Sequence[AnyMessage]], str]
 def last_ai(messages: Sequence[AnyMessage]) -> AIMessage | None:
     """The last AI message, if any."""
     return next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+
+
+def recent(messages: Sequence[AnyMessage], limit: int = HISTORY_WINDOW) -> list[AnyMessage]:
+    """The last ``limit`` messages, starting at a human message (never at an orphan tool result)."""
+    if len(messages) <= limit:
+        return list(messages)
+    window = list(messages[-limit:])
+    start = next((i for i, m in enumerate(window) if isinstance(m, HumanMessage)), None)
+    if start is None:  # one turn longer than the window: keep its question
+        last_human = next(
+            (i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)), 0
+        )
+        return list(messages[last_human:])
+    return window[start:]
 
 
 def unknown_tools(configured: Sequence[str], known: Sequence[str], agent: str) -> None:
@@ -61,7 +79,7 @@ def react_graph(
     bound = model.bind_tools(list(tools), **extra) if tools else model
 
     async def agent(state: MessagesState, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
-        reply = await bound.ainvoke([SystemMessage(system_prompt), *state["messages"]], config)
+        reply = await bound.ainvoke([SystemMessage(system_prompt), *recent(state["messages"])], config)
         return {"messages": [reply]}
 
     def route(state: MessagesState) -> Literal["tools", "finish"]:

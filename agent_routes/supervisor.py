@@ -50,7 +50,7 @@ from langgraph.types import Send
 
 from agent_routes import research
 from agent_routes._context import AgentContext, emit_step
-from agent_routes._react import last_ai, react_graph, unknown_tools
+from agent_routes._react import last_ai, react_graph, recent, unknown_tools
 from agent_routes._search import (
     make_search_backend,
     make_search_tool,
@@ -132,7 +132,9 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
     supervisor_model = ctx.chat_model().bind_tools(_HANDOFF_TOOLS)
 
     async def supervisor(state: MessagesState, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
-        reply = await supervisor_model.ainvoke([SystemMessage(SYSTEM_PROMPT), *state["messages"]], config)
+        reply = await supervisor_model.ainvoke(
+            [SystemMessage(SYSTEM_PROMPT), *recent(state["messages"])], config
+        )
         out: list[AnyMessage] = [reply]
         for call in reply.tool_calls if isinstance(reply, AIMessage) else []:
             if _worker_of(call) is None:  # answer it here, or the thread holds an unanswered call
