@@ -134,14 +134,14 @@ async def check_agents() -> CheckResult:
     registry = cfg.gateway.agents.registry
     problems: list[str] = []
     try:
-        from agent_routes._registry import registry_problems
+        from agent_routes import _registry
     except ImportError:
-        registry_problems = None
-    if registry_problems is not None:
-        problems = [
-            f"{key}: {problem}"
-            for key, problem, _fix in registry_problems(cfg.gateway.agents, cfg.model_list)
-        ]
+        _registry = None  # type: ignore[assignment]
+    if _registry is not None:
+        for found in _registry.registry_problems(cfg.gateway.agents, cfg.model_list):
+            key, problem, *rest = found
+            if not rest[1:] or bool(rest[1]):  # (key, problem, fix[, fatal]): warnings don't fail readiness
+                problems.append(f"{key}: {problem}")
     else:
         from custom_hooks._config import resolve_dotted
 
@@ -152,12 +152,12 @@ async def check_agents() -> CheckResult:
                 problems.append(f"gateway.agents.registry.{name}.graph: cannot be imported")
     if registry and not problems:
         try:
-            from agent_routes._threads import get_thread_store
+            from agent_routes import _threads
         except ImportError:
-            get_thread_store = None
-        if get_thread_store is not None:
+            _threads = None  # type: ignore[assignment]
+        if _threads is not None:
             try:
-                get_thread_store()
+                _threads.get_thread_store()
             except RuntimeError:
                 problems.append("the agents' thread store is not open (start-up did not finish or failed)")
     if problems:

@@ -112,7 +112,7 @@ def instrument(metrics: Callable[[], GatewayMetrics] = get_metrics) -> int:
     count = instrument_callbacks(list(litellm.callbacks), metrics)
     auth = getattr(proxy_server, "user_custom_auth", None)
     if auth is not None and not getattr(auth, _MARK, False):
-        timed_auth = timed(auth, "custom_auth", "auth", metrics)
+        timed_auth: Any = timed(auth, "custom_auth", "auth", metrics)
         setattr(timed_auth, _MARK, True)
         proxy_server.user_custom_auth = timed_auth
         count += 1
