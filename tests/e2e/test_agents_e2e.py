@@ -485,3 +485,27 @@ def test_guardrails_apply_to_the_inner_calls(
     )
     sent = json.dumps(_inner(fake_upstream)[-1].json["messages"])
     assert "ada.lovelace@example.com" not in sent  # masked by the gateway's PII guardrail on the way out
+
+
+def test_thread_routes_list_describe_and_delete(gw: GatewayProcess, alice: str, bob: str) -> None:
+    thread = "t-routes-1"
+    gw.client(alice).chat.completions.create(
+        model="echo-agent", messages=[{"role": "user", "content": "keep me"}], metadata={"thread_id": thread}
+    )
+
+    def call(method: str, path: str, key: str) -> httpx.Response:
+        return httpx.request(
+            method, f"{gw.root_url}{path}", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+
+    mine = call("GET", "/agents/threads", alice).json()["data"]
+    assert thread in {t["thread_id"] for t in mine}
+    assert thread not in {t["thread_id"] for t in call("GET", "/agents/threads", bob).json()["data"]}
+    state = call("GET", f"/agents/threads/{thread}", alice).json()
+    assert state["agent"] == "echo-agent" and state["messages"][0]["content"] == "keep me"
+    assert state["pending_approval"] is None
+    agent = call("GET", "/agents/echo-agent", alice).json()
+    assert agent["model"] == "gpt-4o-mini" and "graph TD" in agent["mermaid"]
+    assert call("DELETE", f"/agents/threads/{thread}", bob).status_code == 404
+    assert call("DELETE", f"/agents/threads/{thread}", alice).json()["deleted"] is True
+    assert call("GET", f"/agents/threads/{thread}", alice).status_code == 404
