@@ -30,15 +30,15 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from litellm.proxy._types import UserAPIKeyAuth  # noqa: E402
-from litellm.types.utils import Delta, ModelResponse, ModelResponseStream, StreamingChoices  # noqa: E402
+from litellm.proxy._types import UserAPIKeyAuth
+from litellm.types.utils import Delta, ModelResponse, ModelResponseStream, StreamingChoices
 
-from custom_hooks._guardrail_config import GuardrailsConfig  # noqa: E402
-from custom_hooks.injection_guard import InjectionGuard  # noqa: E402
-from custom_hooks.pii_guard import PiiGuard  # noqa: E402
-from custom_hooks.request_limits import RequestLimits  # noqa: E402
-from custom_hooks.secrets_guard import SecretsGuard  # noqa: E402
-from custom_hooks.topic_guard import TopicGuard  # noqa: E402
+from custom_hooks._guardrail_config import GuardrailsConfig
+from custom_hooks.injection_guard import InjectionGuard
+from custom_hooks.pii_guard import PiiGuard
+from custom_hooks.request_limits import RequestLimits
+from custom_hooks.secrets_guard import SecretsGuard
+from custom_hooks.topic_guard import TopicGuard
 
 PARAGRAPHS = [
     "Our quarterly review covers the migration of the billing service to the new cluster. The team "
@@ -50,10 +50,11 @@ PARAGRAPHS = [
     "El equipo de soporte recomienda reiniciar el servicio y revisar los registros del 3 de marzo antes "
     "de escalar el caso al segundo nivel. ",
     "お客様から請求書の再発行の依頼がありました。担当者は三営業日以内に対応してください。",
-    "客户要求在本周五之前提供新的报价单，并确认交货日期。",
+    "客户要求在本周五之前提供新的报价单，并确认交货日期。",  # noqa: RUF001
     "Contact the account owner at maria.lopez@example.org or +1 415 555 2671 if the card "
     "4012 8888 8888 1881 is declined again; the request came from 203.0.113.42. ",
-    "```python\ndef retry(fn, attempts=3):\n    for i in range(attempts):\n        try:\n            return fn()\n"
+    "```python\ndef retry(fn, attempts=3):\n    for i in range(attempts):\n"
+    "        try:\n            return fn()\n"
     "        except TimeoutError:\n            time.sleep(2 ** i)\n```\n",
     '{"order_id": 4417723001, "status": "shipped", "items": [{"sku": "A-1042", "qty": 2}], '
     '"updated_at": "2024-03-18T10:42:00Z"}\n',
@@ -175,6 +176,7 @@ def bench(size: int, repeat: int) -> dict[str, float]:
     results["input_ms_per_kb"] = results["input_guards_ms"] / kb
     results["output_ms_per_kb"] = results["output_guards_ms"] / kb
     results["stream_extra_ms_per_kb"] = results["stream_guards_extra_ms"] / kb
+    results["stream_extra_us_per_chunk"] = results["stream_guards_extra_ms"] * 1000 / (len(answer) / 20 + 1)
     return results
 
 
@@ -190,11 +192,13 @@ def main() -> None:
             f"{r['input_ms_per_kb']:.3f} ms/KB  ({r['input_guards_ms'] / r['json_dumps_ms']:.1f}x json.dumps)"
         )
         print(
-            f"  output guardrails (pii+secrets)       {r['output_guards_ms']:8.3f} ms  {r['output_ms_per_kb']:.3f} ms/KB"
+            f"  output guardrails (pii+secrets)       {r['output_guards_ms']:8.3f} ms  "
+            f"{r['output_ms_per_kb']:.3f} ms/KB"
         )
         print(
             f"  streamed output, 20-char chunks       {r['stream_guards_extra_ms']:8.3f} ms  "
-            f"{r['stream_extra_ms_per_kb']:.3f} ms/KB over a pass-through stream ({r['stream_passthrough_ms']:.2f} ms)"
+            f"{r['stream_extra_ms_per_kb']:.3f} ms/KB, {r['stream_extra_us_per_chunk']:.0f} us/chunk "
+            f"(over a pass-through stream: {r['stream_passthrough_ms']:.2f} ms)"
         )
 
 

@@ -166,3 +166,21 @@ def test_quickstart_prompt_on_the_demo_model_passes(gw: GatewayProcess) -> None:
     assert reply.choices[0].message.content == (
         "[demo model] You said: Hello! What can you do? Version 1.2.3 released 2024-05-01."
     )
+
+
+def test_a_caller_cannot_switch_guardrails_off(gw: GatewayProcess, fake_upstream: FakeUpstream) -> None:
+    spoof = {
+        "disable_global_guardrails": True,
+        "opted_out_global_guardrails": ["secrets_guard", "pii_guard"],
+        "user_api_key_metadata": {"disable_global_guardrails": True},
+        "user_api_key_team_metadata": {"disable_global_guardrails": True},
+    }
+    with pytest.raises(openai.BadRequestError) as err:
+        gw.client(max_retries=0).chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": f"key {AWS}"}],
+            metadata=spoof,
+            extra_body={"disable_global_guardrails": True, "guardrails": []},
+        )
+    assert err.value.response.json()["error"]["code"] == "guardrail_blocked"
+    assert fake_upstream.requests == []
