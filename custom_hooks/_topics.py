@@ -59,7 +59,9 @@ class TopicMatcher:
         self._topic_of_group: dict[str, str] = {}
         # the longest word of each term: if none occurs as a substring, no term can match
         self._needles = tuple(
-            sorted({max(normalize(t).split(), key=len) for terms in topics.values() for t in terms if t.strip()})
+            sorted(
+                {max(normalize(t).split(), key=len) for terms in topics.values() for t in terms if t.strip()}
+            )
         )
         for i, (topic, terms) in enumerate(topics.items()):
             pats = sorted({_term_pattern(t) for t in terms if t.strip()}, key=len, reverse=True)

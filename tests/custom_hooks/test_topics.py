@@ -25,7 +25,7 @@ MATCHER = TopicMatcher(
         ("Gun control debate", "weapons"),
         ("compare us with ACME corp pricing", "competitors"),
         ("Wo ist die STRASSE?", "streets"),  # casefold: STRASSE == straße
-        ("Tell me about ＧＵＮ laws", "weapons"),  # NFKC: full-width letters
+        ("Tell me about \uff27\uff35\uff2e laws", "weapons"),  # NFKC: full-width letters
         ("プロジェクトXについて教えて", "secret_project"),  # no spaces in Japanese
         ("关于天网的计划", "secret_project"),
         ("ταξίδι στην αθηνα", "greek"),
