@@ -300,8 +300,10 @@ def record(
         existing.extend(entries)
     else:
         gw["guardrails"] = entries
-    if counts and log.isEnabledFor(logging.INFO):
-        log.info(
+    level = logging.INFO if counts else logging.DEBUG  # "allowed" lines only when debugging
+    if log.isEnabledFor(level):
+        log.log(
+            level,
             json.dumps(
                 {
                     "event": "guardrail_decision",
@@ -312,7 +314,7 @@ def record(
                     ],
                 },
                 separators=(",", ":"),
-            )
+            ),
         )
     return entries
 

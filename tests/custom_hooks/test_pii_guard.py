@@ -216,3 +216,10 @@ async def test_streamed_tool_arguments_restore_split_placeholders(size: int) -> 
     assert joined == args.replace("[EMAIL_1]", EMAIL)
     assert chunks[0].choices[0].delta.tool_calls[0].function.name == "send_email"
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+async def test_decisions_are_logged_without_content(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="gateway.guardrails")
+    await PiiGuard(options=PiiOptions()).async_pre_call_hook(USER, None, request(), "acompletion")
+    assert '"event":"guardrail_decision"' in caplog.text and '"entity":"email"' in caplog.text
+    assert EMAIL not in caplog.text and "4111" not in caplog.text
