@@ -6,7 +6,6 @@ Example::
       observability:
         metrics_public: false          # /metrics needs GATEWAY_METRICS_TOKEN or the admin key
         budget_metrics_per_key: false  # per key-alias budget gauges (cardinality: one series per key)
-        user_id_labels: false          # never label metrics with user ids unless opted in
         request_log:
           enabled: true
           include_content: false       # prompts/completions never logged by default
@@ -61,7 +60,6 @@ class ObservabilityConfig(BaseModel):
     budget_metrics_per_key: bool = Field(
         default=False, description="Export budget gauges per key alias too (one series per key)."
     )
-    user_id_labels: bool = Field(default=False, description="Allow user ids as metric labels (opt-in).")
     request_id_header: str = Field(
         default="x-request-id",
         description="Header carrying the request id in and out (x-litellm-call-id always carries it too).",

@@ -420,3 +420,16 @@ async def test_budget_gauges_from_store(
     assert value(registry, "gateway_budget_limit_usd", **labels) == 10.0
     assert value(registry, "gateway_budget_remaining_usd", **labels) == pytest.approx(5.5)
     assert "free" not in generate_latest(registry).decode()
+
+
+def test_prepare_multiprocess_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from custom_hooks._multiproc import prepare_multiprocess_dir
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert prepare_multiprocess_dir(1, tmp_path) is None  # one worker: the default registry
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    path = prepare_multiprocess_dir(2, tmp_path)
+    assert path == tmp_path / "prometheus-multiproc" and os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(path)
+    (path / "counter_123.db").write_bytes(b"stale")
+    assert prepare_multiprocess_dir(2, tmp_path) == path
+    assert not (path / "counter_123.db").exists()  # a previous run's samples would be re-added
