@@ -406,19 +406,23 @@ def test_readiness_follows_redis_and_postgres(
 def test_two_workers_one_exposition(gateway_factory: Any, tmp_path: Path) -> None:
     gw2 = gateway_factory(env={"GATEWAY_WORKERS": "2", "GATEWAY_METRICS_TOKEN": TOKEN}, name="ops-workers")
     try:
-        client = gw2.client()
         n = 8
-        for i in range(n):
-            client.chat.completions.create(model="demo", messages=user(f"worker call {i}"))
-        time.sleep(1.0)
+        for i in range(n):  # a new connection per call, so the calls spread over the workers
+            with gw2.client() as client:
+                client.chat.completions.create(model="demo", messages=user(f"worker call {i}"))
         labels = {
             "gen_ai_operation_name": "chat",
             "gen_ai_request_model": "demo",
             "gen_ai_token_type": "input",
         }
-        # whichever worker answers the scrape, every worker's calls are counted
-        for _ in range(3):
-            assert Snapshot(gw2).get("gen_ai_client_token_usage_count", **labels) == n
+
+        def count() -> float:
+            return Snapshot(gw2).get("gen_ai_client_token_usage_count", **labels)
+
+        wait_until(lambda: count() == n, what=f"{n} calls counted")  # callbacks run after responses
+        # whichever worker answers a scrape (a new connection each), every worker's calls are counted
+        for _ in range(4):
+            assert count() == n
         assert (gw2.data_dir / "prometheus-multiproc").is_dir()
     finally:
         gw2.stop()
