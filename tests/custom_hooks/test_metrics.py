@@ -228,6 +228,12 @@ async def test_rejected_request_has_no_duration_or_upstream_failure(
     )
 
 
+def _proxy_rate_limit_error() -> BaseException:
+    from litellm.proxy.common_utils.proxy_rate_limit_error import ProxyRateLimitError
+
+    return ProxyRateLimitError(detail="Rate limit exceeded for api_key: rpm 2")
+
+
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
@@ -240,6 +246,7 @@ async def test_rejected_request_has_no_duration_or_upstream_failure(
         ),
         (litellm.InternalServerError("boom", "openai", "gpt-4o"), ("upstream", "InternalServerError", 500)),
         (litellm.BudgetExceededError(1.0, 0.5), ("rejection", "budget_exceeded", 400)),
+        (_proxy_rate_limit_error(), ("rejection", "rate_limit_exceeded", 429)),  # LiteLLM's own limiter
     ],
 )
 def test_classify_exception(exc: BaseException, expected: tuple[str, str, int]) -> None:
