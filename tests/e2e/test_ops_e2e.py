@@ -306,7 +306,20 @@ def test_scripted_sequence_gives_exact_increments(
     assert spent > 0
     if _module_exists("custom_hooks.spend_ledger.spend_ledger"):
         rows = ledger_rows(sqlite_url(gw), team_id=team)
-        assert spent <= sum(r["cost"] for r in rows) + 1e-12
+        charged = sum(r["cost"] for r in rows)
+        assert spent <= charged + 1e-12
+        # the team's budget gauges follow the ledger (refreshed every few seconds)
+        budget = {"scope": "team", "id": team, "window": "30d"}
+
+        def remaining() -> float:
+            return Snapshot(gw).get("gateway_budget_remaining_usd", **budget)
+
+        def follows_ledger() -> bool:
+            charged_now = sum(r["cost"] for r in ledger_rows(sqlite_url(gw), team_id=team))
+            return charged_now > 0 and remaining() == pytest.approx(100.0 - charged_now)
+
+        wait_until(follows_ledger, timeout=40, what="the team's budget gauge to follow the ledger")
+        assert Snapshot(gw).get("gateway_budget_limit_usd", **budget) == 100.0
 
 
 def test_no_raw_key_or_prompt_in_metrics_or_logs(gw: GatewayProcess, team_key: dict[str, Any]) -> None:
