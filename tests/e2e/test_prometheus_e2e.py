@@ -94,6 +94,18 @@ def test_promtool_check_rules() -> None:
     assert "SUCCESS" in out.stdout
 
 
+def test_alert_rules_fire_as_documented() -> None:
+    """promtool's rule unit tests: budget 80%/100%, ledger failures, a dependency down, approvals."""
+    promtool = _binary("promtool")
+    out = subprocess.run(
+        [promtool, "test", "rules", str(DEPLOY / "alerts_test.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def _test_config(gw: GatewayProcess, workdir: Path) -> Path:
     """deploy/prometheus.yml pointed at the test gateway, scraping every second."""
     cfg = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
