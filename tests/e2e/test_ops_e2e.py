@@ -171,6 +171,14 @@ def test_request_id_ties_response_log_line_and_ledger_row(
         [row] = ledger_rows(sqlite_url(gw), expect=1, request_id=request_id)
         assert row["key_alias"] == team_key["key_alias"] and row["cost"] == pytest.approx(line["cost_usd"])
 
+    streamed = client.chat.completions.with_raw_response.create(
+        model="demo", messages=user("stream"), stream=True
+    )
+    stream_id = streamed.headers["x-request-id"]
+    assert stream_id != request_id and streamed.headers["x-litellm-call-id"] == stream_id
+    list(streamed.parse())
+    wait_until(lambda: any(ln.get("request_id") == stream_id for ln in log_lines(gw)), what="stream log line")
+
     with pytest.raises(openai.AuthenticationError) as err:
         gw.client(api_key="sk-not-a-key").chat.completions.create(model="gpt-4o-mini", messages=user("x"))
     assert re.fullmatch(r"[0-9a-f-]{36}", err.value.response.headers["x-request-id"])  # errors carry one too
