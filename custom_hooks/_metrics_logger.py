@@ -90,7 +90,7 @@ def record_event(
                 m.token_usage.labels(**gen_ai, gen_ai_token_type=token_type).observe(count)
     if event.status == "success" and not event.is_agent_run and event.cost_usd:
         m.spend.labels(team=_label(event.team_id), model=_label(event.served_model)).inc(event.cost_usd)
-    if event.status != "success" and not rejected:
+    if event.status != "success" and not rejected and not event.is_agent_run:  # a run's end is its outcome
         m.upstream_failures.labels(
             model=_label(event.served_model), error_type=_label(event.error_type)
         ).inc()

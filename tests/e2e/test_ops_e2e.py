@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
+import yaml
 
 from tests.e2e.spend_helpers import create_key, ledger_rows, sqlite_url
 from tests.harness.fake_upstream import FakeUpstream, text
-from tests.harness.gateway import REPO_ROOT, GatewayProcess
+from tests.harness.gateway import REPO_ROOT, GatewayProcess, make_test_config
 from tests.harness.services import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -54,9 +55,27 @@ def _module_exists(dotted: str) -> bool:
     return (REPO_ROOT / (module.replace(".", "/") + ".py")).exists()
 
 
-def _overrides() -> dict[str, Any]:
+# Agents that end on their step limit / timeout (the agents runtime's tiny test graphs).
+LIMIT_AGENTS = {
+    "loop-agent": {"graph": "tests.agent_routes.tiny_graphs.loop", "model": "gpt-4o-mini", "step_limit": 5},
+    "slow-agent": {"graph": "tests.agent_routes.tiny_graphs.slow", "model": "gpt-4o-mini", "timeout_s": 1},
+}
+
+
+def _overrides(upstream_url: str, workdir: Path) -> dict[str, Any]:
     callbacks = [h for h in HOOKS if h == "prometheus" or _module_exists(h)]
+    # model_list is replaced by an override: start from the harness's version of the shipped one.
+    shipped = yaml.safe_load(make_test_config(upstream_url, None, workdir / "base.yaml").read_text())
+    models = list(shipped["model_list"]) + [
+        {
+            "model_name": name,
+            "litellm_params": {"model": f"agent/{name}"},
+            "model_info": {"id": f"agent-{name}", "input_cost_per_token": 0, "output_cost_per_token": 0},
+        }
+        for name in LIMIT_AGENTS
+    ]
     return {
+        "model_list": models,
         "litellm_settings": {"callbacks": callbacks},
         "router_settings": {"num_retries": 0},
         "guardrails": GUARDRAILS,
@@ -68,6 +87,7 @@ def _overrides() -> dict[str, Any]:
                 "policies": [{"match": {"model": "gpt-4o"}, "max_cost_per_request": 0.00005}],
             },
             "observability": {"health": {"probe_interval_s": 1.0}},
+            "agents": {"registry": LIMIT_AGENTS},
         },
     }
 
@@ -131,8 +151,11 @@ def user(content: str) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def gw(gateway_factory: Any) -> Iterator[GatewayProcess]:
-    yield gateway_factory(config_overrides=_overrides(), env={"GATEWAY_METRICS_TOKEN": TOKEN}, name="ops")
+def gw(
+    gateway_factory: Any, fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    overrides = _overrides(fake_upstream.url, tmp_path_factory.mktemp("ops-cfg"))
+    yield gateway_factory(config_overrides=overrides, env={"GATEWAY_METRICS_TOKEN": TOKEN}, name="ops")
 
 
 @pytest.fixture(scope="module")
@@ -363,6 +386,35 @@ def test_pending_approval_shows_in_the_gauge(gw: GatewayProcess, team_key: dict[
         lambda: Snapshot(gw).get("gateway_agent_pending_approvals", agent="approvals") >= 1,
         timeout=30,
         what="gateway_agent_pending_approvals{agent=approvals} >= 1",
+    )
+
+
+def test_step_limit_and_timeout_ends(gw: GatewayProcess, team_key: dict[str, Any]) -> None:
+    client = gw.client(api_key=team_key["key"])
+    before = Snapshot(gw)
+    for agent, code in (("loop-agent", "agent_step_limit"), ("slow-agent", "agent_timeout")):
+        with pytest.raises(openai.APIStatusError) as exc:
+            client.chat.completions.create(model=agent, messages=user("go"))
+        assert exc.value.code == code
+
+    def ended() -> bool:
+        now = Snapshot(gw)
+        return all(
+            now.get("gateway_agent_runs_total", agent=a, outcome=o)
+            - before.get("gateway_agent_runs_total", agent=a, outcome=o)
+            == 1
+            for a, o in (("loop-agent", "step_limit"), ("slow-agent", "timeout"))
+        )
+
+    wait_until(ended, what="step_limit and timeout ends counted")
+    after = Snapshot(gw)
+    # an agent's own end is its outcome, not an upstream failure
+    assert after.get("gateway_upstream_failures_total") == before.get("gateway_upstream_failures_total")
+    slow = {"gen_ai_operation_name": "invoke_agent", "gen_ai_request_model": "slow-agent"}
+    assert (
+        after.get("gen_ai_client_operation_duration_seconds_count", **slow)
+        - before.get("gen_ai_client_operation_duration_seconds_count", **slow)
+        == 1
     )
 
 
