@@ -432,7 +432,10 @@ async def test_budget_gauges_from_store(
 def test_prepare_multiprocess_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from custom_hooks._multiproc import prepare_multiprocess_dir
 
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # setenv first so monkeypatch restores the variable's absence after the test:
+    # prepare_multiprocess_dir writes os.environ, and later gateways inherit it
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "unset")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     assert prepare_multiprocess_dir(1, tmp_path) is None  # one worker: the default registry
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
     path = prepare_multiprocess_dir(2, tmp_path)
