@@ -11,6 +11,7 @@ in reverse.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -45,14 +46,21 @@ def current_config() -> GatewayConfig:
     return load_config_cached(str(get_settings().config))
 
 
+# Modules that own process state; importing one registers its start/stop. A module that
+# imports another (the ledger imports the store) registers after it, so the store opens
+# first and closes last, after the ledger has drained.
+_COMPONENTS = (
+    "custom_hooks._store",
+    "custom_hooks._ledger",
+    "custom_hooks._budgets",
+    "custom_hooks._response_cache",
+    "agent_routes._startup",  # agent thread store, run tokens
+)
+
+
 def _register_components() -> None:
-    """Import the modules that own process state so they register their start/stop."""
-    # Each area adds its import here, e.g. ``import custom_hooks._governance  # noqa: F401``.
-    import custom_hooks._store  # noqa: F401  (first: opens before, closes after its users)
-    import custom_hooks._ledger  # noqa: F401  (after the store: drains before it closes)
-    import custom_hooks._budgets  # noqa: F401
-    import custom_hooks._response_cache  # noqa: F401
-    import agent_routes._startup  # noqa: F401  (agent thread store, run tokens)
+    for name in _COMPONENTS:
+        importlib.import_module(name)
 
 
 async def startup() -> None:

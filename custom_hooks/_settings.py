@@ -24,7 +24,8 @@ class GatewaySettings(BaseSettings):
 
     Example::
 
-        GATEWAY_STORE_URL=postgresql+asyncpg://gw:pw@db/gw GATEWAY_REDIS_URL=redis://cache:6379/0 agent-gateway serve
+        GATEWAY_STORE_URL=postgresql+asyncpg://gw:pw@db/gw \\
+        GATEWAY_REDIS_URL=redis://cache:6379/0 agent-gateway serve
     """
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")

@@ -62,6 +62,8 @@ def make_test_config(upstream_url: str, overrides: dict[str, Any] | None, path: 
     router["disable_cooldowns"] = True
     router["timeout"] = 20
     router.pop("cooldown_time", None)
+    # Tests repeat prompts on purpose; the routing tests switch the response cache back on.
+    cfg.setdefault("gateway", {}).setdefault("routing", {}).setdefault("cache", {})["enabled"] = False
     if overrides:
         cfg = deep_merge(cfg, overrides)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -77,13 +79,17 @@ class GatewayProcess:
         data_dir: Path,
         env: dict[str, str] | None = None,
         port: int | None = None,
-        master_key: str = TEST_MASTER_KEY,
+        master_key: str | None = TEST_MASTER_KEY,
+        provider_keys: bool = True,
     ) -> None:
         self.config_path = config_path
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.admin_key = master_key
+        # None: like a newcomer, let the gateway generate its admin key into the data dir.
+        self.generate_key = master_key is None
+        self.admin_key = master_key or ""
         self.extra_env = dict(env or {})
+        self.provider_keys = provider_keys
         self.log_path = data_dir / f"gateway-{self.port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -112,17 +118,23 @@ class GatewayProcess:
                 "GATEWAY_HOST": "127.0.0.1",
                 "GATEWAY_PORT": str(self.port),
                 "GATEWAY_DATA_DIR": str(self.data_dir),
-                "GATEWAY_MASTER_KEY": self.admin_key,
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "LITELLM_TELEMETRY_DISABLED": "true",
-                "OPENAI_API_KEY": "sk-fake-openai",
-                "ANTHROPIC_API_KEY": "sk-fake-anthropic",
-                "AZURE_API_KEY": "sk-fake-azure",
-                "AZURE_API_BASE": "http://127.0.0.1:9",
                 "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p),
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.provider_keys:
+            env.update(
+                {
+                    "OPENAI_API_KEY": "sk-fake-openai",
+                    "ANTHROPIC_API_KEY": "sk-fake-anthropic",
+                    "AZURE_API_KEY": "sk-fake-azure",
+                    "AZURE_API_BASE": "http://127.0.0.1:9",
+                }
+            )
+        if not self.generate_key:
+            env["GATEWAY_MASTER_KEY"] = self.admin_key
         env.update(self.extra_env)
         return env
 
@@ -139,6 +151,8 @@ class GatewayProcess:
         )
         log.close()
         self._wait_ready(timeout)
+        if self.generate_key:
+            self.admin_key = (self.data_dir / "master.key").read_text().strip()
         return self
 
     def _wait_ready(self, timeout: float) -> None:
