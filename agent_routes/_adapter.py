@@ -8,6 +8,7 @@ Pure functions, so the wire format is easy to test:
 - :func:`step_lines`: a graph update -> progress lines (tool chosen, tool finished,
   handed off), streamed as ``reasoning_content``, never as ``tool_calls``;
 - :func:`approval_message`: the assistant text asking a human to approve an action;
+- :class:`AnswerStream`: the answer's tokens picked out of LangGraph's ``messages`` stream;
 - :func:`model_response` / :func:`stream_chunk`: LiteLLM response objects.
 """
 
@@ -20,12 +21,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage, convert_to_messages
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage, convert_to_messages
 from litellm.types.utils import Delta, ModelResponse, ModelResponseStream, StreamingChoices, Usage
 
-from agent_routes._context import ApprovalDecision
+from agent_routes._context import ANSWER_TAG, ApprovalDecision
 
 __all__ = [
+    "AnswerStream",
     "approval_message",
     "final_answer",
     "model_response",
@@ -177,6 +179,58 @@ def final_answer(messages: Sequence[BaseMessage]) -> str:
         if isinstance(msg, AIMessage):
             return text_of(msg.content)
     return ""
+
+
+class AnswerStream:
+    """The answer's text, live, from ``stream_mode="messages"`` items ``(chunk, metadata)``.
+
+    Only chunks of a chat model tagged :data:`ANSWER_TAG` count (LangGraph reports only the
+    top-level graph's calls unless sub-graphs are streamed). Per message, OpenAI streaming
+    semantics: content arrives before any tool-call chunk; once a tool-call chunk arrives the
+    message is a tool call and none of its later text is content (the text already sent was
+    the model's narration). A new answering message after text was sent starts with a blank
+    line. :meth:`tail` reconciles with the run's final answer (e.g. a sources list a
+    ``finish`` node appended): the concatenation of everything returned is what the
+    caller should see.
+    """
+
+    def __init__(self) -> None:
+        self._tools: set[str] = set()
+        self._current: str | None = None  # id of the message being streamed
+        self._current_text = ""
+        self.sent = ""
+
+    def feed(self, chunk: Any, metadata: Mapping[str, Any] | None) -> str:
+        """The content to send for one ``messages`` item ("" for none)."""
+        if not isinstance(chunk, AIMessage):  # a chunk, or a whole reply from a model that can't stream
+            return ""
+        if ANSWER_TAG not in ((metadata or {}).get("tags") or ()):
+            return ""
+        mid = chunk.id or ""
+        if chunk.tool_calls or (isinstance(chunk, AIMessageChunk) and chunk.tool_call_chunks):
+            self._tools.add(mid)
+            return ""
+        text = text_of(chunk.content)
+        if not text or mid in self._tools:
+            return ""
+        out = text
+        if mid != self._current:
+            out = ("\n\n" if self.sent else "") + text
+            self._current, self._current_text = mid, ""
+        self._current_text += text
+        self.sent += out
+        return out
+
+    def tail(self, answer: str, *, completed: bool) -> str:
+        """What remains to send once the run produced ``answer``."""
+        if not self.sent:
+            return answer
+        current_is_answer = self._current is not None and self._current not in self._tools
+        if completed and current_is_answer:
+            for sent in (self._current_text, self._current_text.rstrip()):  # a finish may rstrip
+                if answer.startswith(sent):
+                    return answer[len(sent) :]
+        return "\n\n" + answer
 
 
 def _usage(prompt: int, completion: int) -> Usage:

@@ -27,6 +27,13 @@ Contract for ``build``:
   ``{"decision": "edit", "args": {...}}`` (``args`` replaces the proposed arguments).
 - Extra progress lines (e.g. "handing off to research") go to streaming clients with
   :func:`emit_step`; tool starts and ends are reported by the runtime already.
+- The model whose reply is the agent's answer comes from ``ctx.chat_model(answer=True)``
+  (tagged :data:`ANSWER_TAG`): a streaming caller gets its tokens live, as content, while
+  it generates. Only calls made by the top-level graph's nodes count; a reply that turns
+  into tool calls stops being content at its first tool-call chunk (text before it is the
+  model's narration, as in OpenAI's own streams). Models of workers, sub-graphs or other
+  helpers stay untagged: their text is never streamed as content. A graph without an
+  answer model still streams: its answer is sent when the run ends.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from agent_routes._config import AgentSpec
 
 __all__ = [
+    "ANSWER_TAG",
     "AgentContext",
     "ApprovalDecision",
     "ApprovalRequest",
@@ -55,6 +63,9 @@ __all__ = [
     "parse_decision",
     "request_approval",
 ]
+
+ANSWER_TAG = "gateway:answer"
+"""LangChain tag of the chat model whose reply is the agent's answer (streamed live)."""
 
 ModelFactory = Callable[..., BaseChatModel]
 """``factory(model: str, **kw) -> BaseChatModel``: injected by tests instead of ChatOpenAI."""
@@ -192,15 +203,23 @@ class AgentContext:
     usage: RunUsage = field(default_factory=RunUsage)
     request_timeout_s: float | None = None
 
-    def chat_model(self, *, model: str | None = None, **kw: Any) -> BaseChatModel:
+    def chat_model(self, *, model: str | None = None, answer: bool = False, **kw: Any) -> BaseChatModel:
         """A chat model for this run; ``model`` defaults to ``spec.model``.
 
-        Extra keyword arguments go to ``ChatOpenAI`` (e.g. ``temperature=0``).
+        ``answer=True`` marks the model whose reply is the agent's answer (streamed to the
+        caller token by token). Extra keyword arguments go to ``ChatOpenAI`` (e.g.
+        ``temperature=0``).
         """
         name = model or self.spec.model
         callbacks = [*(kw.pop("callbacks", None) or []), self.usage]
+        tags = list(kw.pop("tags", None) or [])
+        if answer:
+            tags.append(ANSWER_TAG)
         if self.model_factory is not None:
-            return self.model_factory(name, callbacks=callbacks, **kw)
+            built = self.model_factory(name, callbacks=callbacks, **kw)
+            if tags:
+                built.tags = [*(built.tags or []), *tags]
+            return built
         from langchain_openai import ChatOpenAI
 
         kw.setdefault("max_retries", 0)  # the gateway retries and falls back; don't repeat it
@@ -213,6 +232,7 @@ class AgentContext:
             api_key=self.api_key,  # type: ignore[arg-type]
             include_response_headers=True,
             callbacks=callbacks,
+            tags=tags or None,
             **kw,
         )
 

@@ -31,6 +31,7 @@ from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
 
 from agent_routes._adapter import (
+    AnswerStream,
     approval_message,
     final_answer,
     new_turn,
@@ -267,15 +268,20 @@ class AgentRun:
         return {"messages": to_graph_messages(sent)}, None
 
     # -- the run ----------------------------------------------------------------------
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+    async def events(self, live_answer: bool = False) -> AsyncIterator[tuple[str, Any]]:
         """Yield ``("step", line)`` while running, then ``("done", RunOutcome)``.
 
+        With ``live_answer`` (streaming callers) it also yields ``("answer", text)``: the
+        answer's tokens as the answering model generates them, then the rest of the final
+        answer (see :class:`AnswerStream`); the ``"answer"`` texts concatenated are the
+        content to send, and ``outcome.content`` is then not sent again.
         Raises a :class:`GatewayError` (step limit, timeout, depth, thread, inner call).
         """
         import openai
 
         token: str | None = None
         outcome: RunOutcome | None = None
+        answer = AnswerStream()
         try:
             self._check_depth()
             await self._claim_thread()
@@ -307,10 +313,15 @@ class AgentRun:
             if early is not None:
                 outcome = early
             else:
+                # "messages" makes the chat models stream (usage still comes, stream_usage=True)
+                modes = ["updates", "custom", "messages"] if live_answer else ["updates", "custom"]
                 async with asyncio.timeout(self.spec.timeout_s):
-                    async for mode, chunk in graph.astream(
-                        graph_input, config, stream_mode=["updates", "custom"]
-                    ):
+                    async for mode, chunk in graph.astream(graph_input, config, stream_mode=modes):
+                        if mode == "messages":
+                            text = answer.feed(*chunk)
+                            if text:
+                                yield "answer", text
+                            continue
                         for line in self._on_chunk(mode, chunk):
                             yield "step", line
                 outcome = await self._outcome(graph, config)
@@ -341,6 +352,10 @@ class AgentRun:
                 except Exception:  # cleanup must not mask the run's own result
                     log.exception("deleting private thread %s failed", self.thread_id)
         self._finish_report(outcome.outcome, interrupt_id=outcome.interrupt_id)
+        if live_answer:
+            rest = answer.tail(outcome.content, completed=outcome.outcome == "completed")
+            if rest:
+                yield "answer", rest
         yield "done", outcome
 
     def _on_chunk(self, mode: str, chunk: Any) -> list[str]:

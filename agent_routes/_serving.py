@@ -3,7 +3,8 @@
 LiteLLM calls :meth:`AgentProvider.acompletion` / :meth:`AgentProvider.astreaming` after
 auth, rate limits and pre-call hooks, like any model. Streaming sends progress lines as
 ``reasoning_content`` deltas while the graph runs (unless the request says
-``agent_steps: false``), then the answer as ``content`` deltas; the last chunk carries
+``agent_steps: false``) and the answer as ``content`` deltas while the answering model
+generates it (a graph without an answer model: when the run ends); the last chunk carries
 ``usage`` (the sum of the run's inner calls) and ``provider_specific_fields.gateway``
 (run id, thread id, pending approval). Non-streaming responses carry the same object as
 a top-level ``gateway`` field.
@@ -102,21 +103,26 @@ class AgentProvider(CustomLLM):
         return self._stream(run, steps)
 
     async def _stream(self, run: AgentRun, steps: bool) -> AsyncIterator[ModelResponseStream]:
+        # Answer text goes out as the answering model generates it, one delta behind: the
+        # last one rides on the finishing chunk with usage and the gateway fields.
         outcome: RunOutcome | None = None
+        held: str | None = None
         try:
-            async for kind, value in run.events():
+            async for kind, value in run.events(live_answer=True):
                 if kind == "step" and steps:
                     yield stream_chunk(reasoning=f"{value}\n")
+                elif kind == "answer":
+                    for piece in _pieces(value):
+                        if held is not None:
+                            yield stream_chunk(content=held)
+                        held = piece
                 elif kind == "done":
                     outcome = value
         except GatewayError as err:
             raise provider_error(err) from None
         assert outcome is not None
-        pieces = _pieces(outcome.content or " ")
-        for piece in pieces[:-1]:
-            yield stream_chunk(content=piece)
         yield stream_chunk(
-            content=pieces[-1] or " ",
+            content=held or " ",
             finish=True,
             usage=(run.usage.prompt_tokens, run.usage.completion_tokens),
             gateway=run.gateway_fields(outcome),

@@ -48,7 +48,7 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
         names, Outbox(outbox_path({"outbox": outbox})), needs_approval=ctx.needs_approval
     )
     return react_graph(
-        model=ctx.chat_model(),
+        model=ctx.chat_model(answer=True),
         tools=tools,
         system_prompt=SYSTEM_PROMPT,
         checkpointer=ctx.checkpointer,

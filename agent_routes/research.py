@@ -47,7 +47,7 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
     options = settings.get("web_search") or {}
     search = make_search_tool(make_search_backend(options), max_results=int(options.get("max_results", 4)))
     return react_graph(
-        model=ctx.chat_model(),
+        model=ctx.chat_model(answer=True),
         tools=[search],
         system_prompt=SYSTEM_PROMPT,
         finish=cite,

@@ -129,7 +129,7 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
     )
 
     workers = {name: _make_worker(ctx, name, settings.get(name) or {}, search) for name in WORKERS}
-    supervisor_model = ctx.chat_model().bind_tools(_HANDOFF_TOOLS)
+    supervisor_model = ctx.chat_model(answer=True).bind_tools(_HANDOFF_TOOLS)
 
     async def supervisor(state: MessagesState, config: RunnableConfig) -> dict[str, list[AnyMessage]]:
         reply = await supervisor_model.ainvoke(

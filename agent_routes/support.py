@@ -42,7 +42,7 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
     unknown_tools(list(settings), ["lookup_kb"], ctx.name)
     kb, max_results = kb_from_options(settings.get("lookup_kb"))
     return react_graph(
-        model=ctx.chat_model(),
+        model=ctx.chat_model(answer=True),
         tools=[make_kb_tool(kb, max_results=max_results)],
         system_prompt=SYSTEM_PROMPT,
         finish=cite,

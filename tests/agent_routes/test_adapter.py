@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
 
 from agent_routes._adapter import (
+    AnswerStream,
     approval_message,
     final_answer,
     model_response,
@@ -15,6 +16,7 @@ from agent_routes._adapter import (
     stream_chunk,
     to_graph_messages,
 )
+from agent_routes._context import ANSWER_TAG
 
 
 @pytest.mark.parametrize(
@@ -116,3 +118,39 @@ def test_responses_carry_gateway_fields() -> None:
     step = stream_chunk(reasoning="Calling tool x\n")
     assert step.choices[0].delta.reasoning_content == "Calling tool x\n"
     assert not step.choices[0].delta.content
+
+
+def _chunk(mid: str, text: str = "", tool: str | None = None) -> AIMessageChunk:
+    calls = [{"name": tool, "args": "", "id": "c1", "index": 0}] if tool else []
+    return AIMessageChunk(content=text, id=mid, tool_call_chunks=calls)  # type: ignore[arg-type]
+
+
+def test_answer_stream_picks_the_answer_tokens_live() -> None:
+    tagged = {"tags": [ANSWER_TAG], "langgraph_node": "agent"}
+    s = AnswerStream()
+    # a tool-calling reply: its tool-call chunks, and any text after them, are not content
+    assert s.feed(_chunk("m1", tool="lookup"), tagged) == ""
+    assert s.feed(_chunk("m1", '{"query": "x"}'), tagged) == ""
+    # an untagged model (a worker) never streams as content
+    assert s.feed(_chunk("w1", "worker text"), {"tags": []}) == ""
+    assert s.feed(ToolMessage("r", tool_call_id="c1"), tagged) == ""
+    out = [s.feed(_chunk("m2", t), tagged) for t in ("It ", "is ", "42.")]
+    assert out == ["It ", "is ", "42."]
+    # a finish node appended sources: only the rest is sent
+    assert s.tail("It is 42.\n\nSources:\n[1] kb", completed=True) == "\n\nSources:\n[1] kb"
+
+
+def test_answer_stream_narration_before_a_tool_call_and_fallbacks() -> None:
+    tagged = {"tags": [ANSWER_TAG]}
+    s = AnswerStream()
+    assert s.feed(_chunk("m1", "Let me check."), tagged) == "Let me check."
+    assert s.feed(_chunk("m1", tool="lookup"), tagged) == ""
+    assert s.feed(_chunk("m1", "more"), tagged) == ""
+    assert s.feed(_chunk("m2", "Done."), tagged) == "\n\nDone."
+    # a paused run's approval message follows what was said
+    assert s.tail("Approval needed", completed=False) == "\n\nApproval needed"
+    # nothing streamed (no answer model): the whole answer at the end
+    assert AnswerStream().tail("whole answer", completed=True) == "whole answer"
+    # a whole (non-streamed) reply counts too
+    whole = AnswerStream()
+    assert whole.feed(AIMessage("All of it.", id="m9"), tagged) == "All of it."

@@ -230,3 +230,15 @@ def test_registry_validation() -> None:
     assert ("gateway.agents.registry.a.graph", True) in problems
     assert ("gateway.agents.registry.a.model", True) in problems
     assert ("gateway.agents.registry.b", False) in problems  # defined but not served: a warning
+
+
+async def test_live_answer_follows_the_steps(store: ThreadStore, tokens: RunTokens) -> None:
+    factory = Factory()
+    factory.script.steps += [call("lookup", query="life"), _ai("It is 42.", 20, 4)]
+    run = _run(store, tokens, factory, "tooly", "meaning of life?")
+    events = [(kind, value) async for kind, value in run.events(live_answer=True)]
+    kinds = [k for k, _ in events]
+    assert "".join(v for k, v in events if k == "answer") == "It is 42."
+    assert kinds[-1] == "done" and kinds.index("answer") > max(i for i, k in enumerate(kinds) if k == "step")
+    # the tool-calling reply never became answer text
+    assert all("lookup" not in v for k, v in events if k == "answer")

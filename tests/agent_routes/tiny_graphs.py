@@ -20,7 +20,7 @@ from agent_routes._context import AgentContext, emit_step, request_approval
 
 
 def echo(ctx: AgentContext) -> Any:
-    model = ctx.chat_model()
+    model = ctx.chat_model(answer=True)
 
     async def call_model(state: MessagesState) -> dict[str, Any]:
         return {"messages": [await model.ainvoke(state["messages"])]}
@@ -57,7 +57,7 @@ def tooly(ctx: AgentContext) -> Any:
         return f"Email sent to {args['to']}."
 
     tools = [lookup, send_email]
-    model = ctx.chat_model().bind_tools(tools)
+    model = ctx.chat_model(answer=True).bind_tools(tools)
 
     async def agent(state: MessagesState) -> dict[str, Any]:
         return {"messages": [await model.ainvoke(state["messages"])]}

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.e2e.spend_helpers import HOOKS, ledger_rows, sqlite_url
-from tests.harness.fake_upstream import FakeUpstream, error, text, tool_call
+from tests.harness.fake_upstream import FakeUpstream, error, stream, text, tool_call
 from tests.harness.gateway import GatewayProcess, make_test_config
 
 pytestmark = pytest.mark.e2e
@@ -161,6 +161,49 @@ def test_streaming_sends_steps_as_reasoning_and_answer_as_content(
     assert len(inner) == 2 and {r.model for r in inner} == {"gpt-4o-mini"}
     assert usage is not None and usage.completion_tokens >= 9
     assert extra["gateway"]["outcome"] == "completed"
+
+
+def test_answer_streams_live_as_the_inner_call_generates_it(
+    gw: GatewayProcess, alice: str, fake_upstream: FakeUpstream
+) -> None:
+    chunks = ["It is ", "42, ", "per the ", "knowledge base."]
+    fake_upstream.script(
+        tool_call("lookup", {"query": "meaning of life"}, prompt_tokens=10, completion_tokens=3),
+        stream(chunks, prompt_tokens=30, completion_tokens=9),
+        model="gpt-4o-mini",
+    )
+    events: list[tuple[str, str]] = []
+    usage, extra = None, {}
+    for chunk in gw.client(alice).chat.completions.create(
+        model="tool-agent",
+        messages=[{"role": "user", "content": "What is the meaning of life?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    ):
+        if chunk.usage is not None:
+            usage = chunk.usage
+        if chunk.model_extra.get("provider_specific_fields"):
+            extra = chunk.model_extra["provider_specific_fields"]
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        if getattr(delta, "reasoning_content", None):
+            events.append(("step", delta.reasoning_content))
+        if delta.content:
+            events.append(("content", delta.content))
+    content = [text for kind, text in events if kind == "content"]
+    # the inner call's chunks arrive as separate deltas, in order, after the steps (the
+    # gateway's output guardrails may re-split them at word boundaries)
+    assert "".join(content) == "".join(chunks) and len(content) >= len(chunks)
+    first = next(i for i, (kind, _) in enumerate(events) if kind == "content")
+    assert any(kind == "step" for kind, _ in events[:first])
+    assert all(kind == "content" for kind, _ in events[first:])
+    inner = _inner(fake_upstream)
+    assert [r.json.get("stream") for r in inner] == [True, True]  # inner calls stream too
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (40, 12)
+    gateway = extra["gateway"]
+    assert gateway["outcome"] == "completed" and gateway["inner_calls"] == 2
+    assert gateway["cost"] == pytest.approx(40 * 0.00000015 + 12 * 0.0000006)
 
 
 def test_steps_can_be_switched_off(gw: GatewayProcess, alice: str, fake_upstream: FakeUpstream) -> None:
