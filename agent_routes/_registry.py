@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.outputs import ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agent_routes._config import AgentsConfig, AgentSpec
 from agent_routes._context import AgentContext
@@ -14,6 +19,7 @@ __all__ = [
     "agent_model_names",
     "agents_config",
     "build_graph",
+    "build_problem",
     "registry_problems",
     "resolve_factory",
 ]
@@ -44,6 +50,43 @@ def build_graph(name: str, ctx: AgentContext) -> Any:
     return resolve_factory(ctx.spec.graph)(ctx)
 
 
+class _NoCallModel(BaseChatModel):
+    """A chat model for building a graph without running it: it refuses every call."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "gateway-build-check"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, Any]:  # type: ignore[override]
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+        raise RuntimeError("no LLM calls while checking the agent registry")
+
+
+def _no_call_model(model: str, **kw: Any) -> BaseChatModel:
+    return _NoCallModel(callbacks=kw.get("callbacks"))
+
+
+_built: dict[tuple[str, str], str | None] = {}
+
+
+def build_problem(name: str, spec: AgentSpec) -> str | None:
+    """Why agent ``name``'s graph cannot be built from ``spec`` (None: it builds).
+
+    Builds the graph once per distinct spec with models that make no calls and no
+    checkpointer, so a bad tool option fails at start, not on the first request.
+    """
+    key = (name, spec.model_dump_json())
+    if key not in _built:
+        try:
+            build_graph(name, AgentContext(name=name, spec=spec, model_factory=_no_call_model))
+            _built[key] = None
+        except Exception as exc:  # whatever the factory raises is the operator's to fix
+            _built[key] = f"{type(exc).__name__}: {exc}"
+    return _built[key]
+
+
 def agent_model_names(model_list: list[dict[str, Any]]) -> dict[str, str]:
     """model_name -> agent name for every ``model: agent/<name>`` entry."""
     out: dict[str, str] = {}
@@ -60,7 +103,8 @@ def registry_problems(
     """(config key, problem, fix, fatal) for everything wrong with the agent registry.
 
     An agent with no ``model_list`` entry is not served (a warning); for a served agent an
-    unloadable graph factory or an unknown model alias is fatal.
+    unloadable graph factory, an unknown model alias, or a graph that does not build from
+    its options (e.g. a tool option the agent has no tool for) is fatal.
     """
     names = {str(e.get("model_name")) for e in model_list}
     served = set(agent_model_names(model_list).values())
@@ -83,6 +127,15 @@ def registry_problems(
                 "check the module and name",
                 True,
             )
+        else:
+            problem = build_problem(name, spec)
+            if problem is not None:
+                yield (
+                    f"{key}.tools",
+                    f"agent '{name}' graph does not build from its options ({problem})",
+                    "fix the tool options under tools: (or the graph module)",
+                    True,
+                )
         for alias in [spec.model, *spec.models]:
             if alias not in names:
                 yield (

@@ -242,3 +242,16 @@ async def test_live_answer_follows_the_steps(store: ThreadStore, tokens: RunToke
     assert kinds[-1] == "done" and kinds.index("answer") > max(i for i, k in enumerate(kinds) if k == "step")
     # the tool-calling reply never became answer text
     assert all("lookup" not in v for k, v in events if k == "answer")
+
+
+def test_registry_builds_graphs_to_catch_bad_tool_options() -> None:
+    from custom_hooks._config import load_config
+
+    shipped = load_config(Path(__file__).resolve().parents[2] / "config.yaml")
+    assert [p for p in registry_problems(shipped.gateway.agents, shipped.model_list) if p[3]] == []
+    bad = shipped.gateway.agents.model_copy(deep=True)
+    research = bad.registry["research"]
+    bad.registry["research"] = research.model_copy(update={"tools": {**research.tools, "web_serch": {}}})
+    found = [p for p in registry_problems(bad, shipped.model_list) if p[3]]
+    assert [p[0] for p in found] == ["gateway.agents.registry.research.tools"]
+    assert "web_serch" in found[0][1]
