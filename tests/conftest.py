@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_TELEMETRY_DISABLED", "true")
+# LiteLLM's types trip a pydantic warning at import, before pytest's filters apply.
+warnings.filterwarnings("ignore", message=r"Items? .* (is|are) using the `ReadOnly` qualifier")
 
 from tests.harness.fake_upstream import FakeUpstream
 from tests.harness.gateway import GatewayProcess, make_test_config
