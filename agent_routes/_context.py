@@ -39,6 +39,7 @@ Contract for ``build``:
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict
@@ -59,6 +60,7 @@ __all__ = [
     "InnerCall",
     "ModelFactory",
     "RunUsage",
+    "ToolTimer",
     "emit_step",
     "parse_decision",
     "request_approval",
@@ -182,6 +184,47 @@ class RunUsage(BaseCallbackHandler):
     @property
     def completion_tokens(self) -> int:
         return sum(c.completion_tokens for c in self.calls)
+
+
+@dataclass(eq=False)  # hashable: LangChain keeps handlers in sets
+class ToolTimer(BaseCallbackHandler):
+    """How long each tool call took, per tool name (attached to the run's graph config).
+
+    A tool that pauses for an approval is not timed (it runs again on resume). Each tool
+    keeps its first :attr:`limit` durations, so a long run's record stays small.
+    """
+
+    run_inline = True
+
+    limit: int = 50
+    durations: dict[str, list[float]] = field(default_factory=dict)
+    _started: dict[UUID, tuple[str, float]] = field(default_factory=dict, repr=False)
+
+    def on_tool_start(
+        self, serialized: dict[str, Any], input_str: str, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        name = str(kwargs.get("name") or (serialized or {}).get("name") or "tool")
+        self._started[run_id] = (name, time.monotonic())
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._stop(run_id)
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        from langgraph.errors import GraphBubbleUp
+
+        if isinstance(error, GraphBubbleUp):  # an interrupt (approval), not a finished call
+            self._started.pop(run_id, None)
+        else:
+            self._stop(run_id)
+
+    def _stop(self, run_id: UUID) -> None:
+        started = self._started.pop(run_id, None)
+        if started is None:
+            return
+        name, t0 = started
+        took = self.durations.setdefault(name, [])
+        if len(took) < self.limit:
+            took.append(round(time.monotonic() - t0, 4))
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,14 @@ from agent_routes._adapter import (
     to_graph_messages,
 )
 from agent_routes._config import AgentsConfig, AgentSpec
-from agent_routes._context import AgentContext, ApprovalDecision, InnerCall, ModelFactory, RunUsage
+from agent_routes._context import (
+    AgentContext,
+    ApprovalDecision,
+    InnerCall,
+    ModelFactory,
+    RunUsage,
+    ToolTimer,
+)
 from agent_routes._errors import (
     AgentDepthLimit,
     AgentNotFound,
@@ -168,6 +175,7 @@ class AgentRun:
     model_factory: ModelFactory | None = None  # tests: fake chat models instead of ChatOpenAI
     run_id: str = field(default_factory=lambda: f"run_{uuid.uuid4().hex}")
     usage: RunUsage = field(default_factory=RunUsage)
+    tool_timer: ToolTimer = field(default_factory=ToolTimer)
 
     def __post_init__(self) -> None:
         # A thread the caller names is always used (an approval may be pending on it); it
@@ -201,6 +209,7 @@ class AgentRun:
                 "duration_s": round(time.monotonic() - self._started, 4),
                 "inner_calls": len(self.usage.calls),
                 "tool_calls": dict(self._tool_calls),
+                "tool_durations_s": {k: list(v) for k, v in self.tool_timer.durations.items()},
                 "steps": self._steps,
                 "cost": self.cost,
                 "usage": {
@@ -308,6 +317,7 @@ class AgentRun:
             config: dict[str, Any] = {
                 "configurable": {"thread_id": self.thread_id},
                 "recursion_limit": self.spec.step_limit,
+                "callbacks": [self.tool_timer],
             }
             graph_input, early = await self._graph_input(graph, config)
             if early is not None:

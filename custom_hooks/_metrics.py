@@ -88,9 +88,10 @@ def build_metrics(registry: CollectorRegistry | None = REGISTRY) -> GatewayMetri
         ),
         operation_duration=Histogram(
             "gen_ai_client_operation_duration_seconds",
-            "Duration of LLM calls (chat) and agent runs (invoke_agent) as the gateway served them "
-            "(OpenTelemetry GenAI gen_ai.client.operation.duration).",
-            [*_GEN_AI_LABELS, "error_type"],
+            "Duration of LLM calls (chat), agent runs (invoke_agent) and agents' tool calls "
+            "(execute_tool, by gen_ai_tool_name; gen_ai_request_model is the agent) as the gateway "
+            "served them (OpenTelemetry GenAI gen_ai.client.operation.duration).",
+            [*_GEN_AI_LABELS, "error_type", "gen_ai_tool_name"],
             buckets=GEN_AI_DURATION_BUCKETS,
             registry=r,
         ),

@@ -4,7 +4,8 @@ Configured as ``custom_hooks.metrics.metrics`` in ``litellm_settings.callbacks``
 ``prometheus``, the budget guard and the cost router). Which event feeds which metric:
 
 - success / failure logging events (one per LLM call, rejected calls included): tokens,
-  durations, spend, routing decisions, guardrail actions, agent runs, upstream failures;
+  durations, spend, routing decisions, guardrail actions, agent runs (and their tool
+  calls' durations, ``execute_tool``), upstream failures;
 - ``async_post_call_failure_hook`` (once per refused request, auth failures included):
   ``gateway_rejections_total{reason}``;
 - ``async_pre_call_hook``: stamps ``metadata["gateway"]["request_id"]`` for the ledger.
@@ -82,9 +83,9 @@ def record_event(
     rejected = event.rejected
     if not rejected:
         if event.latency_s is not None and event.latency_s >= 0:
-            m.operation_duration.labels(**gen_ai, error_type=_label(event.error_type)).observe(
-                event.latency_s
-            )
+            m.operation_duration.labels(
+                **gen_ai, error_type=_label(event.error_type), gen_ai_tool_name=_NONE
+            ).observe(event.latency_s)
         for token_type, count in (("input", event.prompt_tokens), ("output", event.completion_tokens)):
             if event.status == "success" and count:
                 m.token_usage.labels(**gen_ai, gen_ai_token_type=token_type).observe(count)
@@ -127,6 +128,22 @@ def _record_agent_run(m: GatewayMetrics, run: Mapping[str, Any]) -> None:
         for tool, n in tools.items():
             if isinstance(n, int | float):
                 m.agent_run_tool_calls.labels(agent=agent, tool=_label(tool)).observe(float(n))
+    durations = run.get("tool_durations_s")
+    if isinstance(durations, Mapping):  # {tool: [seconds, ...]}, bounded by the runtime
+        for tool, took in durations.items():
+            if not isinstance(took, list):
+                continue
+            hist = m.operation_duration.labels(
+                gen_ai_operation_name="execute_tool",
+                gen_ai_provider_name=_NONE,
+                gen_ai_request_model=agent,
+                gen_ai_response_model=_NONE,
+                error_type=_NONE,
+                gen_ai_tool_name=_label(tool),
+            )
+            for seconds in took:
+                if isinstance(seconds, int | float) and seconds >= 0:
+                    hist.observe(float(seconds))
 
 
 def _metadata_of(data: dict[str, Any]) -> dict[str, Any]:

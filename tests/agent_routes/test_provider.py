@@ -98,6 +98,8 @@ async def test_completed_run_sums_usage_reports_and_cleans_up(store: ThreadStore
     report = run.report
     assert report["outcome"] == "completed" and report["inner_calls"] == 2
     assert report["tool_calls"] == {"lookup": 1} and report["usage"]["total_tokens"] == 37
+    durations = report["tool_durations_s"]
+    assert list(durations) == ["lookup"] and len(durations["lookup"]) == 1 and durations["lookup"][0] >= 0
     assert factory.aliases == ["m"]
     assert not await store.exists(run.thread_id)  # private thread: gone after the run
     assert run.gateway_fields(outcome)["thread_id"] is None
@@ -168,8 +170,10 @@ async def test_memory_off_agent_does_not_keep_the_thread(store: ThreadStore, tok
 async def test_interrupt_then_approve(store: ThreadStore, tokens: RunTokens) -> None:
     factory = Factory()
     factory.script.steps.append(call("send_email", to="a@b.c", body="hi"))
-    _, outcome = await _finish(_run(store, tokens, factory, "tooly", "email a@b.c"))
+    first = _run(store, tokens, factory, "tooly", "email a@b.c")
+    _, outcome = await _finish(first)
     assert outcome.outcome == "interrupted" and outcome.interrupt["action"] == "send_email"
+    assert first.report["tool_durations_s"] == {}  # paused for approval: not a finished tool call
     run1_thread = outcome.content.split("thread_id: ")[1].split(",")[0]
     assert await store.exists(run1_thread)  # kept while the approval is pending
     # a message that is not a decision re-asks without calling the model
@@ -177,8 +181,10 @@ async def test_interrupt_then_approve(store: ThreadStore, tokens: RunTokens) -> 
     _, again = await _finish(_run(store, tokens, factory, "tooly", "what?", thread_id=run1_thread))
     assert again.outcome == "awaiting_approval" and len(factory.calls) == calls_before
     factory.script.steps.append(_ai("Sent.", 1, 1))
-    _, done = await _finish(_run(store, tokens, factory, "tooly", "approve", thread_id=run1_thread))
+    resumed = _run(store, tokens, factory, "tooly", "approve", thread_id=run1_thread)
+    _, done = await _finish(resumed)
     assert done.content == "Sent."
+    assert len(resumed.report["tool_durations_s"]["send_email"]) == 1
     tool_results = [m.content for m in factory.calls[-1].messages if m.type == "tool"]
     assert tool_results == ["Email sent to a@b.c."]
 

@@ -112,7 +112,16 @@ async def test_success_feeds_genai_spend_and_routing(hook: Metrics, registry: Co
     }
     assert value(registry, "gen_ai_client_token_usage_sum", **gen_ai, gen_ai_token_type="input") == 120
     assert value(registry, "gen_ai_client_token_usage_sum", **gen_ai, gen_ai_token_type="output") == 30
-    assert value(registry, "gen_ai_client_operation_duration_seconds_sum", **gen_ai, error_type="none") == 0.5
+    assert (
+        value(
+            registry,
+            "gen_ai_client_operation_duration_seconds_sum",
+            **gen_ai,
+            error_type="none",
+            gen_ai_tool_name="none",
+        )
+        == 0.5
+    )
     assert value(registry, "gateway_spend_usd_total", team="search", model="gpt-4o-mini") == pytest.approx(
         0.002
     )
@@ -150,6 +159,7 @@ async def test_agent_run_counted_as_invoke_agent_without_charging_again(
         "duration_s": 3.2,
         "inner_calls": 3,
         "tool_calls": {"web_search": 2, "fetch": 1},
+        "tool_durations_s": {"web_search": [0.25, 1.5], "fetch": [0.05]},
         "steps": 7,
         "cost": 0.01,
     }
@@ -170,8 +180,25 @@ async def test_agent_run_counted_as_invoke_agent_without_charging_again(
         "gen_ai_request_model": "research",
         "gen_ai_response_model": "research",
         "error_type": "none",
+        "gen_ai_tool_name": "none",
     }
     assert value(registry, "gen_ai_client_operation_duration_seconds_count", **labels) == 1
+    # each tool call's duration, labelled by tool and agent only
+    tool_labels = {
+        "gen_ai_operation_name": "execute_tool",
+        "gen_ai_provider_name": "none",
+        "gen_ai_request_model": "research",
+        "gen_ai_response_model": "none",
+        "error_type": "none",
+    }
+    search = {**tool_labels, "gen_ai_tool_name": "web_search"}
+    assert value(registry, "gen_ai_client_operation_duration_seconds_count", **search) == 2
+    assert value(registry, "gen_ai_client_operation_duration_seconds_sum", **search) == 1.75
+    fetch = {**tool_labels, "gen_ai_tool_name": "fetch"}
+    assert value(registry, "gen_ai_client_operation_duration_seconds_count", **fetch) == 1
+    # a repeated event for the same request (a fallback's success) does not count them again
+    await hook.async_log_success_event(kwargs, None, None, None)
+    assert value(registry, "gen_ai_client_operation_duration_seconds_count", **search) == 2
     # the inner calls were charged; the outer run is not charged again
     assert value(registry, "gateway_spend_usd_total", team="search", model="research") == 0
 

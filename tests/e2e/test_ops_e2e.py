@@ -329,6 +329,15 @@ def test_scripted_sequence_gives_exact_increments(
         )
         == 1
     )
+    assert (  # the run's one web_search call, timed by the agent runtime
+        delta(
+            "gen_ai_client_operation_duration_seconds_count",
+            gen_ai_operation_name="execute_tool",
+            gen_ai_request_model="research",
+            gen_ai_tool_name="web_search",
+        )
+        == 1
+    )
     assert delta("gateway_upstream_failures_total") == 0
     assert delta("gateway_hook_duration_seconds_count", hook="topic_guard") >= 1
     assert delta("gateway_request_overhead_seconds_count") >= 6
