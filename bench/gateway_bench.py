@@ -60,6 +60,8 @@ def vanilla(tmp: Path, upstream: str) -> tuple[Server, str]:
 def ours(tmp: Path, upstream: str) -> tuple[Server, str]:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["model_list"].append(_bench_model(upstream))
+    # Identical prompts would be served from the response cache: measure the full path.
+    cfg["gateway"]["routing"]["cache"]["enabled"] = False
     path = tmp / "ours.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     port = free_port()
