@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import ChatResult
@@ -13,6 +13,9 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from agent_routes._config import AgentsConfig, AgentSpec
 from agent_routes._context import AgentContext
 
+if TYPE_CHECKING:
+    from agent_routes._threads import ThreadStore
+
 __all__ = [
     "AGENT_PROVIDER",
     "GraphFactory",
@@ -20,6 +23,7 @@ __all__ = [
     "agents_config",
     "build_graph",
     "build_problem",
+    "pending_approvals_by_agent",
     "registry_problems",
     "resolve_factory",
 ]
@@ -159,3 +163,24 @@ def registry_problems(
 
 def spec_for(name: str, agents: AgentsConfig | None = None) -> AgentSpec | None:
     return (agents or agents_config()).registry.get(name)
+
+
+async def pending_approvals_by_agent(
+    store: ThreadStore | None = None, agents: AgentsConfig | None = None
+) -> dict[str, int]:
+    """Runs paused on a human approval, by agent: one indexed query on the thread-owner table.
+
+    Every agent with ``approval_required`` tools is listed (0 when none wait), so a gauge
+    fed from this drops back to 0. Empty when the thread store is not open in this process.
+    """
+    from agent_routes._threads import get_thread_store
+
+    if store is None:
+        try:
+            store = get_thread_store()
+        except RuntimeError:
+            return {}
+    registry = (agents or agents_config()).registry
+    counts = {name: 0 for name, spec in registry.items() if spec.approval_required}
+    counts.update(await store.pending_counts())
+    return counts

@@ -291,6 +291,7 @@ class AgentRun:
         token: str | None = None
         outcome: RunOutcome | None = None
         answer = AnswerStream()
+        resumed = False
         try:
             self._check_depth()
             await self._claim_thread()
@@ -320,6 +321,7 @@ class AgentRun:
                 "callbacks": [self.tool_timer],
             }
             graph_input, early = await self._graph_input(graph, config)
+            resumed = isinstance(graph_input, Command)
             if early is not None:
                 outcome = early
             else:
@@ -361,6 +363,11 @@ class AgentRun:
                     await self.store.delete(self.thread_id)
                 except Exception:  # cleanup must not mask the run's own result
                     log.exception("deleting private thread %s failed", self.thread_id)
+            elif outcome is not None or resumed:  # a failed resumed run used up its approval
+                try:
+                    await self.store.set_pending(self.thread_id, outcome.interrupt_id if outcome else None)
+                except Exception:
+                    log.exception("recording thread %s's pending approval failed", self.thread_id)
         self._finish_report(outcome.outcome, interrupt_id=outcome.interrupt_id)
         if live_answer:
             rest = answer.tail(outcome.content, completed=outcome.outcome == "completed")

@@ -7,7 +7,10 @@ Default: SQLite at ``GatewaySettings.resolved_checkpoint_url()`` (``<data_dir>/t
 Beside LangGraph's own tables, ``gateway_agent_threads`` records who owns each thread
 (key hash, team) and which agent it belongs to. A thread is visible to its owner only
 (``gateway.agents.thread_scope: key``; ``team`` shares it with the owner's team) and to
-the admin; anyone else gets 404, so thread ids don't leak.
+the admin; anyone else gets 404, so thread ids don't leak. Its ``pending_interrupt_id``
+column holds the approval a thread waits on (set by the runtime when a run pauses, cleared
+when a run on the thread completes), so counting pending approvals is one indexed query,
+not a read of every thread's graph state.
 """
 
 from __future__ import annotations
@@ -39,8 +42,14 @@ CREATE TABLE IF NOT EXISTS {_TABLE} (
     team_id TEXT,
     persistent INTEGER NOT NULL DEFAULT 1,
     created_at DOUBLE PRECISION NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL
+    updated_at DOUBLE PRECISION NOT NULL,
+    pending_interrupt_id TEXT
 )"""
+_PENDING_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS {_TABLE}_pending ON {_TABLE} (agent) WHERE pending_interrupt_id IS NOT NULL"
+)
+_SET_PENDING = f"UPDATE {_TABLE} SET pending_interrupt_id = {{p}} WHERE thread_id = {{p}}"
+_COUNT_PENDING = f"SELECT agent, COUNT(*) FROM {_TABLE} WHERE pending_interrupt_id IS NOT NULL GROUP BY agent"
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,8 @@ class _Owners(Protocol):
     async def put(self, rec: ThreadRecord) -> None: ...
     async def delete(self, thread_id: str) -> None: ...
     async def list(self, key_hash: str | None) -> list[ThreadRecord]: ...
+    async def set_pending(self, thread_id: str, interrupt_id: str | None) -> None: ...
+    async def pending_counts(self) -> dict[str, int]: ...
 
 
 def _row(r: Any) -> ThreadRecord:
@@ -106,7 +117,20 @@ class _SqliteOwners:
 
     async def setup(self) -> None:
         await self._conn.execute(_DDL)
+        async with self._conn.execute(f"PRAGMA table_info({_TABLE})") as cur:
+            columns = {r[1] for r in await cur.fetchall()}
+        if "pending_interrupt_id" not in columns:  # a table from before the column existed
+            await self._conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN pending_interrupt_id TEXT")
+        await self._conn.execute(_PENDING_INDEX)
         await self._conn.commit()
+
+    async def set_pending(self, thread_id: str, interrupt_id: str | None) -> None:
+        await self._conn.execute(_SET_PENDING.format(p="?"), (interrupt_id, thread_id))
+        await self._conn.commit()
+
+    async def pending_counts(self) -> dict[str, int]:
+        async with self._conn.execute(_COUNT_PENDING) as cur:
+            return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
 
     async def get(self, thread_id: str) -> ThreadRecord | None:
         async with self._conn.execute(
@@ -156,6 +180,22 @@ class _PostgresOwners:
     async def setup(self) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(_DDL)
+            await conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN IF NOT EXISTS pending_interrupt_id TEXT")
+            await conn.execute(_PENDING_INDEX)
+
+    async def set_pending(self, thread_id: str, interrupt_id: str | None) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(_SET_PENDING.format(p="%s"), (interrupt_id, thread_id))
+
+    async def pending_counts(self) -> dict[str, int]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(_COUNT_PENDING)
+            rows = await cur.fetchall()
+        out: dict[str, int] = {}
+        for r in rows:
+            agent, n = list(r.values()) if isinstance(r, dict) else r
+            out[str(agent)] = int(n)
+        return out
 
     async def get(self, thread_id: str) -> ThreadRecord | None:
         async with self._pool.connection() as conn:
@@ -245,6 +285,14 @@ class ThreadStore:
         """Forget the thread: its checkpoints and its owner record."""
         await self.checkpointer.adelete_thread(thread_id)
         await self._owners.delete(thread_id)
+
+    async def set_pending(self, thread_id: str, interrupt_id: str | None) -> None:
+        """Record the approval ``thread_id`` waits on (None: it waits on nothing)."""
+        await self._owners.set_pending(thread_id, interrupt_id)
+
+    async def pending_counts(self) -> dict[str, int]:
+        """Threads waiting on an approval, by agent (agents with none are absent)."""
+        return await self._owners.pending_counts()
 
     async def list(self, who: Owner) -> list[ThreadRecord]:
         if who.is_admin:

@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage
 
 from agent_routes._config import AgentsConfig
 from agent_routes._errors import AgentDepthLimit, AgentStepLimit, AgentTimeout, ThreadNotFound, provider_error
-from agent_routes._registry import registry_problems
+from agent_routes._registry import pending_approvals_by_agent, registry_problems
 from agent_routes._runner import (
     AgentRun,
     Caller,
@@ -174,6 +174,7 @@ async def test_interrupt_then_approve(store: ThreadStore, tokens: RunTokens) -> 
     _, outcome = await _finish(first)
     assert outcome.outcome == "interrupted" and outcome.interrupt["action"] == "send_email"
     assert first.report["tool_durations_s"] == {}  # paused for approval: not a finished tool call
+    assert await pending_approvals_by_agent(store, AGENTS) == {"tooly": 1}
     run1_thread = outcome.content.split("thread_id: ")[1].split(",")[0]
     assert await store.exists(run1_thread)  # kept while the approval is pending
     # a message that is not a decision re-asks without calling the model
@@ -185,6 +186,7 @@ async def test_interrupt_then_approve(store: ThreadStore, tokens: RunTokens) -> 
     _, done = await _finish(resumed)
     assert done.content == "Sent."
     assert len(resumed.report["tool_durations_s"]["send_email"]) == 1
+    assert await pending_approvals_by_agent(store, AGENTS) == {"tooly": 0}  # listed, so a gauge drops to 0
     tool_results = [m.content for m in factory.calls[-1].messages if m.type == "tool"]
     assert tool_results == ["Email sent to a@b.c."]
 

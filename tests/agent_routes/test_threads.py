@@ -31,9 +31,21 @@ async def _exercise(store: ThreadStore) -> None:
     await store.claim("t2", "support", BOB, persistent=True)
     assert [r.thread_id for r in await store.list(ALICE)] == ["t1"]
     assert {r.thread_id for r in await store.list(ADMIN)} == {"t1", "t2"}
+    # pending approvals: an indexed count on the owner table
+    assert await store.pending_counts() == {}
+    await store.set_pending("t1", "int-1")
+    await store.set_pending("t2", "int-2")
+    await store.claim("t3", "approvals", BOB, persistent=True)
+    await store.set_pending("t3", "int-3")
+    assert await store.pending_counts() == {"support": 2, "approvals": 1}
+    await store.claim("t2", "support", BOB, persistent=True)  # touching a thread keeps its approval
+    await store.set_pending("t3", None)
+    assert await store.pending_counts() == {"support": 2}
+    await store.delete("t3")
     await store.delete("t1")
     assert not await store.exists("t1")
     assert await store.lookup("t1", ALICE) is None
+    assert await store.pending_counts() == {"support": 1}
 
 
 @pytest.fixture
@@ -81,9 +93,32 @@ async def test_sqlite_checkpoints_survive_reopen(tmp_path: Path) -> None:
 async def test_postgres_owners_and_checkpointer(postgres_server: PostgresServer) -> None:
     store = await open_thread_store(postgres_server.url)
     try:
-        await store.delete("t1")
-        await store.delete("t2")
+        for t in ("t1", "t2", "t3"):
+            await store.delete(t)
         await _exercise(store)
         await store.delete("t2")
+    finally:
+        await store.close()
+
+
+async def test_sqlite_owner_table_from_before_pending_gets_the_column(tmp_path: Path) -> None:
+    import aiosqlite
+
+    path = str(tmp_path / "old.db")
+    async with aiosqlite.connect(path) as conn:  # the table as earlier versions created it
+        await conn.execute(
+            "CREATE TABLE gateway_agent_threads (thread_id TEXT PRIMARY KEY, agent TEXT NOT NULL, "
+            "key_hash TEXT NOT NULL, team_id TEXT, persistent INTEGER NOT NULL DEFAULT 1, "
+            "created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL)"
+        )
+        await conn.execute(
+            "INSERT INTO gateway_agent_threads VALUES ('old', 'support', 'alice', NULL, 1, 1, 1)"
+        )
+        await conn.commit()
+    store = await open_thread_store(path)
+    try:
+        assert await store.lookup("old", ALICE) is not None
+        await store.set_pending("old", "int-9")
+        assert await store.pending_counts() == {"support": 1}
     finally:
         await store.close()
