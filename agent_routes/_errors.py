@@ -1,10 +1,12 @@
 """Errors an agent run ends with, and how they cross LiteLLM to the client.
 
-A custom provider's exception is re-mapped by LiteLLM: anything that is not a LiteLLM
+The classes here are :class:`~custom_hooks._errors.GatewayError` subclasses (the one error
+root). A custom provider's exception is re-mapped by LiteLLM: anything that is not a LiteLLM
 exception becomes a retried 500. So the provider raises :func:`provider_error` (a
-LiteLLM ``BadRequestError`` carrying our status and code; statuses below 500 are not
+LiteLLM ``BadRequestError`` carrying the gateway error; statuses below 500 are not
 retried by the router), and :mod:`agent_routes.run_reporter`'s failure hook turns it back
-into the clean OpenAI-format body ``{"error": {"code": "agent_step_limit", ...}}``.
+into the clean OpenAI-format body ``{"error": {"code": "agent_step_limit", ...}}`` with
+the shared adapter :func:`custom_hooks._errors.to_client_facing`.
 
 Step limit and timeout use **422**, not 504: the OpenAI SDK (and LiteLLM's router)
 retry 408/409/429/5xx automatically, and a retried agent run would repeat its tool side
@@ -16,19 +18,17 @@ from __future__ import annotations
 from typing import Any
 
 import litellm
-from fastapi import HTTPException
 
-from custom_hooks._errors import GatewayError, GatewayProxyException
+from custom_hooks._errors import GatewayError
 
 __all__ = [
     "AgentDepthLimit",
+    "AgentInnerCallFailed",
     "AgentNotFound",
     "AgentStepLimit",
     "AgentTimeout",
-    "ClientFacingError",
     "ThreadNotFound",
     "from_inner_status_error",
-    "gateway_error_of",
     "provider_error",
 ]
 
@@ -65,6 +65,19 @@ class ThreadNotFound(GatewayError):
     type = "invalid_request_error"
 
 
+class AgentInnerCallFailed(GatewayError):
+    """An LLM call inside the run failed; the run ends with that call's status and code
+    (e.g. 400 ``budget_exceeded`` when the caller's budget ran out mid-run)."""
+
+    code = "agent_inner_call_failed"
+    type = "api_error"
+
+    def __init__(self, message: str, *, status_code: int, code: str, error_type: str) -> None:
+        super().__init__(message, code=code)
+        self.status_code = status_code  # type: ignore[misc]
+        self.type = error_type  # type: ignore[misc]
+
+
 class _AgentProviderError(litellm.BadRequestError):
     """What the provider raises: LiteLLM passes its own exception types through unchanged."""
 
@@ -81,31 +94,6 @@ def provider_error(err: GatewayError) -> Exception:
     return _AgentProviderError(err)
 
 
-def gateway_error_of(exc: BaseException) -> GatewayError | None:
-    """The :class:`GatewayError` behind an exception LiteLLM may have wrapped."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        found = getattr(cur, "gateway_error", None)
-        if isinstance(found, GatewayError):
-            return found
-        if isinstance(cur, GatewayError):
-            return cur
-        nxt = getattr(cur, "original_exception", None)
-        cur = nxt if isinstance(nxt, BaseException) else (cur.__cause__ or cur.__context__)
-    return None
-
-
-class ClientFacingError(GatewayProxyException, HTTPException):  # type: ignore[misc]
-    """A ProxyException that is also an HTTPException, as LiteLLM's failure hook requires."""
-
-    def __init__(self, err: GatewayError) -> None:
-        GatewayProxyException.__init__(self, err)
-        self.status_code = err.status_code
-        self.detail = err.message
-
-
 def from_inner_status_error(exc: Any) -> GatewayError:
     """An inner call's HTTP error (e.g. ``budget_exceeded``), kept as the run's error."""
     status = int(getattr(exc, "status_code", 500) or 500)
@@ -115,7 +103,9 @@ def from_inner_status_error(exc: Any) -> GatewayError:
         err_body = {}
     code = str(err_body.get("code") or getattr(exc, "code", None) or "agent_inner_call_failed")
     message = str(err_body.get("message") or getattr(exc, "message", None) or str(exc))
-    err = GatewayError(f"An LLM call inside the agent run failed: {message}", code=code)
-    err.status_code = status  # type: ignore[misc]
-    err.type = str(err_body.get("type") or "api_error")  # type: ignore[misc]
-    return err
+    return AgentInnerCallFailed(
+        f"An LLM call inside the agent run failed: {message}",
+        status_code=status,
+        code=code,
+        error_type=str(err_body.get("type") or "api_error"),
+    )

@@ -9,7 +9,11 @@ Headers (non-streaming; streaming responses carry the ones known before the run 
 - ``x-gateway-interrupt-id``: the pending approval's id.
 
 Errors: the provider's step-limit/timeout/depth/thread errors reach the proxy as LiteLLM
-exceptions; the failure hook returns them as ``{"error": {"code": "agent_step_limit", ...}}``.
+exceptions; the failure hook returns them as ``{"error": {"code": "agent_step_limit", ...}}``
+(via the shared adapter :func:`custom_hooks._errors.to_client_facing`).
+
+Both hooks act on requests to agent models only and return None for everything else, so a
+plain model's errors (auth, budgets, guardrails) keep the body their own code gave them.
 """
 
 from __future__ import annotations
@@ -21,9 +25,39 @@ from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
 
-from agent_routes._errors import ClientFacingError, gateway_error_of
+from custom_hooks._errors import gateway_error_of, to_client_facing
 
-__all__ = ["RunReporter", "run_headers"]
+__all__ = ["RunReporter", "is_agent_request", "run_headers"]
+
+
+def _agent_run_of(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    md = data.get("metadata")
+    gateway = md.get("gateway") if isinstance(md, Mapping) else None
+    run = gateway.get("agent_run") if isinstance(gateway, Mapping) else None
+    return run if isinstance(run, Mapping) else None
+
+
+def is_agent_request(data: Mapping[str, Any], agent_models: Mapping[str, str] | None = None) -> bool:
+    """Whether ``data`` (a proxy request) asked for an agent model.
+
+    True when the agent provider started on it (``metadata.gateway.agent_run``) or its
+    ``model`` is a ``model: agent/<name>`` entry of ``model_list`` (``agent_models``:
+    model name -> agent, default: the running config's).
+    """
+    if _agent_run_of(data) is not None:
+        return True
+    model = data.get("model")
+    if not isinstance(model, str) or not model:
+        return False
+    if agent_models is None:
+        from agent_routes._registry import agent_model_names
+        from custom_hooks._lifecycle import current_config
+
+        try:
+            agent_models = agent_model_names(current_config().model_list)
+        except Exception:  # no config in this process: nothing is an agent
+            return False
+    return model in agent_models
 
 
 def run_headers(agent_run: Mapping[str, Any], response: Any) -> dict[str, str]:
@@ -54,8 +88,8 @@ class RunReporter(CustomLogger):
         litellm_call_info: dict[str, Any] | None = None,
     ) -> dict[str, str] | None:
         md = data.get("metadata") or {}
-        agent_run = (md.get("gateway") or {}).get("agent_run") if isinstance(md, Mapping) else None
-        if not isinstance(agent_run, Mapping) or not agent_run.get("run_id"):
+        agent_run = _agent_run_of(data)
+        if agent_run is None or not agent_run.get("run_id"):
             return None
         headers = run_headers(agent_run, response)
         if "x-gateway-thread-id" not in headers and md.get("thread_id"):
@@ -69,7 +103,9 @@ class RunReporter(CustomLogger):
         user_api_key_dict: UserAPIKeyAuth,
         traceback_str: str | None = None,
     ) -> HTTPException | None:
+        if not is_agent_request(request_data):
+            return None
         err = gateway_error_of(original_exception)
         if err is None:
             return None
-        return ClientFacingError(err)
+        return to_client_facing(err)

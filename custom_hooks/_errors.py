@@ -7,18 +7,29 @@ Hooks and routes raise these; :func:`to_proxy_exception` turns one into LiteLLM'
 
 The OpenAI SDK retries 408, 409, 429 and 5xx on its own; errors that should not be
 retried (budgets, guardrails) therefore use 400/403.
+
+Where the error is raised decides the adapter:
+
+- from custom auth, a pre-call hook or a route: ``raise to_proxy_exception(err)``;
+- from ``async_post_call_failure_hook`` (turning an exception LiteLLM already mapped back
+  into our body): ``return to_client_facing(err)``. LiteLLM keeps a hook's result only
+  when it is an ``HTTPException``, so this one is both; :func:`gateway_error_of` finds
+  the :class:`GatewayError` behind an exception LiteLLM wrapped (``.gateway_error``,
+  ``original_exception``, ``__cause__``).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from fastapi import HTTPException
 from litellm.proxy._types import ProxyException
 
 __all__ = [
     "AuthenticationFailed",
     "BadRequest",
     "BudgetExceeded",
+    "ClientFacingError",
     "ConfigError",
     "CostLimitExceeded",
     "GatewayError",
@@ -28,6 +39,8 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "ServiceUnavailable",
+    "gateway_error_of",
+    "to_client_facing",
     "to_proxy_exception",
 ]
 
@@ -145,3 +158,33 @@ class GatewayProxyException(ProxyException):
 def to_proxy_exception(err: GatewayError) -> GatewayProxyException:
     """Adapt a :class:`GatewayError` for LiteLLM's exception handler."""
     return GatewayProxyException(err)
+
+
+class ClientFacingError(GatewayProxyException, HTTPException):  # type: ignore[misc]
+    """A gateway error as a failure hook returns it: a ProxyException that is an HTTPException."""
+
+    def __init__(self, err: GatewayError) -> None:
+        GatewayProxyException.__init__(self, err)
+        self.status_code = err.status_code
+        self.detail = err.message
+
+
+def to_client_facing(err: GatewayError) -> ClientFacingError:
+    """Adapt a :class:`GatewayError` for ``async_post_call_failure_hook``'s return value."""
+    return ClientFacingError(err)
+
+
+def gateway_error_of(exc: BaseException) -> GatewayError | None:
+    """The :class:`GatewayError` behind an exception LiteLLM may have wrapped, if any."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        found = getattr(cur, "gateway_error", None)
+        if isinstance(found, GatewayError):
+            return found
+        if isinstance(cur, GatewayError):
+            return cur
+        nxt = getattr(cur, "original_exception", None)
+        cur = nxt if isinstance(nxt, BaseException) else (cur.__cause__ or cur.__context__)
+    return None
