@@ -263,3 +263,11 @@ def test_registry_builds_graphs_to_catch_bad_tool_options() -> None:
     found = [p for p in registry_problems(bad, shipped.model_list) if p[3]]
     assert [p[0] for p in found] == ["gateway.agents.registry.research.tools"]
     assert "web_serch" in found[0][1]
+
+
+def test_tool_timer_is_hashable() -> None:
+    # LangChain keeps config-level handlers in sets in the served path (an unhashable
+    # dataclass handler failed every research run through the gateway)
+    from agent_routes._context import ToolTimer
+
+    assert len({ToolTimer(), ToolTimer()}) == 2
