@@ -34,5 +34,5 @@ USER gateway
 EXPOSE 4000
 VOLUME ["/data"]
 HEALTHCHECK --interval=15s --timeout=5s --start-period=40s --retries=3 \
-  CMD python -c "import sys,urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness', timeout=4).status != 200)"
+  CMD python -c "import sys,urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:4000/gateway/health/live', timeout=4).status != 200)"
 CMD ["agent-gateway", "serve"]
