@@ -56,6 +56,8 @@ def test_readme_python_snippet_runs(quickstart: GatewayProcess) -> None:
     assert lines[0] == "[demo model] You said: Hello, gateway"
     assert lines[1] == "[demo model] You said: Stream this"
     assert "'default'" in lines[2] and "'research'" in lines[2]
+    agent_answer = "\n".join(lines[3:])
+    assert "Sources:" in agent_answer and "agent_routes/docs/budgets.md" in agent_answer
 
 
 def test_readme_curl_snippet_runs(quickstart: GatewayProcess) -> None:
