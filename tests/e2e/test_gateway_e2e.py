@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from tests.harness.fake_upstream import FakeUpstream, error, malformed, stream, text, tool_call
+from tests.harness.fake_upstream import FakeUpstream, delay, error, malformed, stream, text, tool_call
 from tests.harness.gateway import GatewayProcess
 
 pytestmark = pytest.mark.e2e
@@ -169,3 +169,13 @@ def test_bad_key_is_401_in_openai_format(gateway: GatewayProcess) -> None:
 
 def test_liveness_without_auth(gateway: GatewayProcess) -> None:
     assert httpx.get(f"{gateway.root_url}/health/liveliness").status_code == 200
+
+
+def test_upstream_timeout_is_retried(gateway: GatewayProcess, fake_upstream: FakeUpstream) -> None:
+    # The first attempt outlives the request's timeout; the router's retry gets the answer.
+    fake_upstream.script(delay(3.0, text("too late")), text("in time"), model="gpt-4o-mini")
+    reply = gateway.client().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], extra_body={"timeout": 1}
+    )
+    assert reply.choices[0].message.content == "in time"
+    assert len(fake_upstream.requests_for("gpt-4o-mini")) == 2
