@@ -8,7 +8,8 @@ model to :class:`AgentRun`; the mounted resume route uses it too. A run:
    ``gateway.agents.max_depth``;
 2. picks its thread: ``metadata.thread_id`` (or header ``x-thread-id``) on an agent with
    memory continues that persisted thread; otherwise the run gets a private thread that is
-   deleted when the run completes (kept only while an approval is pending);
+   deleted when the run completes (kept only while an approval is pending). A new private
+   thread lives in a per-run in-memory saver and reaches the store only if the run pauses;
 3. issues a run token (scoped to the agent's model aliases, revoked at the end) and
    compiles the graph with a :class:`AgentContext` whose chat models call this gateway;
 4. runs the graph under the step limit and the timeout, collecting progress lines and every
@@ -27,6 +28,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
 
@@ -182,6 +185,12 @@ class AgentRun:
         # outlives the run only when the agent keeps memory.
         self.persistent = bool(self.requested_thread and self.spec.memory)
         self.thread_id = self.requested_thread or f"thr_{uuid.uuid4().hex}"
+        # A fresh private thread runs on a saver of its own: the store sees it only if the
+        # run pauses for an approval (then it is copied there, see ThreadStore.adopt).
+        self._scratch: BaseCheckpointSaver[Any] | None = None
+        if self.requested_thread is None:
+            self._scratch = InMemorySaver()
+        self._kept = False
         self.depth = self.caller.depth + 1
         self._started = time.monotonic()
         self._tool_calls: Counter[str] = Counter()
@@ -237,6 +246,8 @@ class AgentRun:
                     param="metadata.thread_id",
                     code="thread_agent_mismatch",
                 )
+        if self._scratch is not None:
+            return  # claimed by adopt() if the run pauses
         await self.store.claim(self.thread_id, self.agent, who, persistent=self.persistent)
 
     def _check_depth(self) -> None:
@@ -307,7 +318,7 @@ class AgentRun:
             ctx = AgentContext(
                 name=self.agent,
                 spec=self.spec,
-                checkpointer=self.store.checkpointer,
+                checkpointer=self._scratch or self.store.checkpointer,
                 base_url=self.base_url,
                 api_key=token,
                 usage=self.usage,
@@ -337,6 +348,9 @@ class AgentRun:
                         for line in self._on_chunk(mode, chunk):
                             yield "step", line
                 outcome = await self._outcome(graph, config)
+                if outcome.interrupt_id is not None and self._scratch is not None:
+                    await self.store.adopt(self.thread_id, self.agent, self.caller.owner(), self._scratch)
+                    self._kept = True
         except GraphRecursionError:
             self._finish_report("step_limit")
             raise AgentStepLimit(
@@ -358,7 +372,9 @@ class AgentRun:
         finally:
             if token is not None:
                 await self.tokens.arevoke(self.run_id)
-            if not self.persistent and (outcome is None or outcome.interrupt_id is None):
+            if self._scratch is not None and not self._kept:
+                pass  # nothing of this run's thread reached the store
+            elif not self.persistent and (outcome is None or outcome.interrupt_id is None):
                 try:
                     await self.store.delete(self.thread_id)
                 except Exception:  # cleanup must not mask the run's own result

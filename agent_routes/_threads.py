@@ -26,6 +26,7 @@ __all__ = [
     "Owner",
     "ThreadRecord",
     "ThreadStore",
+    "copy_thread",
     "get_thread_store",
     "open_thread_store",
     "set_thread_store",
@@ -281,6 +282,21 @@ class ThreadStore:
         await self._owners.put(rec)
         return rec
 
+    async def adopt(self, thread_id: str, agent: str, who: Owner, source: BaseCheckpointSaver[Any]) -> None:
+        """Keep a private thread that ran on ``source`` (a per-run saver): copy it here, claim it.
+
+        On failure whatever was copied is removed again before the error propagates.
+        """
+        try:
+            await copy_thread(source, self.checkpointer, thread_id)
+            await self.claim(thread_id, agent, who, persistent=False)
+        except BaseException:
+            try:
+                await self.delete(thread_id)
+            except Exception:  # the copy's own error is the one to report
+                log.exception("removing half-copied thread %s failed", thread_id)
+            raise
+
     async def delete(self, thread_id: str) -> None:
         """Forget the thread: its checkpoints and its owner record."""
         await self.checkpointer.adelete_thread(thread_id)
@@ -307,6 +323,23 @@ class ThreadStore:
                 await closer()
             except Exception:  # closing one must not stop the rest
                 log.exception("closing thread store failed")
+
+
+async def copy_thread(src: BaseCheckpointSaver[Any], dst: BaseCheckpointSaver[Any], thread_id: str) -> None:
+    """Copy every checkpoint (all namespaces, oldest first) and pending write of a thread."""
+    tuples = [t async for t in src.alist({"configurable": {"thread_id": thread_id}})]
+    raw_writes: dict[Any, dict[Any, Any]] = getattr(src, "writes", {})  # InMemorySaver: task paths
+    tuples.sort(key=lambda t: (t.config["configurable"].get("checkpoint_ns", ""), t.checkpoint["id"]))
+    for t in tuples:
+        ns = t.config["configurable"].get("checkpoint_ns", "")
+        parent = t.parent_config or {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
+        saved = await dst.aput(parent, t.checkpoint, t.metadata, dict(t.checkpoint["channel_versions"]))
+        paths = {w[0]: w[3] for w in raw_writes.get((thread_id, ns, t.checkpoint["id"]), {}).values()}
+        by_task: dict[str, list[tuple[str, Any]]] = {}
+        for task_id, channel, value in t.pending_writes or []:
+            by_task.setdefault(task_id, []).append((channel, value))
+        for task_id, writes in by_task.items():
+            await dst.aput_writes(saved, writes, task_id, paths.get(task_id, ""))
 
 
 def _is_postgres(url: str) -> bool:
