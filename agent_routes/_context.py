@@ -227,6 +227,59 @@ class ToolTimer(BaseCallbackHandler):
             took.append(round(time.monotonic() - t0, 4))
 
 
+_TEMPLATES: dict[tuple[Any, ...], Any] = {}
+"""(model, base_url, options) -> a ChatOpenAI never called itself: runs copy it."""
+
+
+def _chat_openai(
+    model: str,
+    base_url: str,
+    api_key: str,
+    *,
+    callbacks: list[Any],
+    tags: list[str] | None,
+    kw: dict[str, Any],
+) -> BaseChatModel:
+    """``ChatOpenAI(model=..., base_url=..., api_key=..., **kw)``, built cheaply.
+
+    Validating a ChatOpenAI (environment, socket options, two OpenAI clients) costs more
+    than the rest of a run's set-up, so one template per model and options is built once
+    (with no key) and each run takes a copy whose OpenAI clients carry the run's token
+    (``with_options``: same connection pool, other key). Options that can't be a cache
+    key (e.g. a dict) get a fresh ChatOpenAI.
+    """
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    def build(key_value: str, **extra: Any) -> Any:
+        return ChatOpenAI(
+            model=model,
+            base_url=base_url,
+            api_key=key_value,  # type: ignore[arg-type]
+            include_response_headers=True,
+            **extra,
+            **kw,
+        )
+
+    try:
+        key: tuple[Any, ...] = (model, base_url, *sorted(kw.items()))
+        hash(key)
+    except TypeError:
+        return build(api_key, callbacks=callbacks, tags=tags)  # type: ignore[no-any-return]
+    template = _TEMPLATES.get(key)
+    if template is None:
+        if len(_TEMPLATES) >= 256:
+            _TEMPLATES.clear()
+        template = _TEMPLATES[key] = build("unset")
+    update: dict[str, Any] = {"openai_api_key": SecretStr(api_key), "callbacks": callbacks, "tags": tags}
+    if template.root_client is not None:
+        update["root_client"] = template.root_client.with_options(api_key=api_key)
+        update["client"] = update["root_client"].chat.completions
+    update["root_async_client"] = template.root_async_client.with_options(api_key=api_key)
+    update["async_client"] = update["root_async_client"].chat.completions
+    return template.model_copy(update=update)  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class AgentContext:
     """What ``build(ctx)`` gets: the agent's name, its config, and how to call models.
@@ -263,21 +316,11 @@ class AgentContext:
             if tags:
                 built.tags = [*(built.tags or []), *tags]
             return built
-        from langchain_openai import ChatOpenAI
-
         kw.setdefault("max_retries", 0)  # the gateway retries and falls back; don't repeat it
         kw.setdefault("stream_usage", True)
         if self.request_timeout_s is not None:
             kw.setdefault("timeout", self.request_timeout_s)
-        return ChatOpenAI(
-            model=name,
-            base_url=self.base_url,
-            api_key=self.api_key,  # type: ignore[arg-type]
-            include_response_headers=True,
-            callbacks=callbacks,
-            tags=tags or None,
-            **kw,
-        )
+        return _chat_openai(name, self.base_url, self.api_key, callbacks=callbacks, tags=tags or None, kw=kw)
 
     def tool_settings(self) -> Mapping[str, Any]:
         """``spec.tools``: tool name -> its options from config.yaml."""
