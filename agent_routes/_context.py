@@ -272,6 +272,9 @@ def _chat_openai(
             _TEMPLATES.clear()
         template = _TEMPLATES[key] = build("unset")
     update: dict[str, Any] = {"openai_api_key": SecretStr(api_key), "callbacks": callbacks, "tags": tags}
+    for name, value in vars(template).items():  # metadata, model_kwargs, ...: each run its own
+        if isinstance(value, dict | list) and name not in update:
+            update[name] = value.copy()
     if template.root_client is not None:
         update["root_client"] = template.root_client.with_options(api_key=api_key)
         update["client"] = update["root_client"].chat.completions
