@@ -122,3 +122,50 @@ async def test_sqlite_owner_table_from_before_pending_gets_the_column(tmp_path: 
         assert await store.pending_counts() == {"support": 1}
     finally:
         await store.close()
+
+
+async def _adopt_and_resume(store: ThreadStore, thread_id: str) -> None:
+    """A run paused on a per-run saver is copied to the store and resumes from there."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    from agent_routes._config import AgentSpec
+    from agent_routes._context import AgentContext
+    from tests.agent_routes.graph_fakes import Factory, call
+    from tests.agent_routes.tiny_graphs import tooly
+
+    spec = AgentSpec.model_validate({"graph": "x.y", "model": "m", "approval_required": ["send_email"]})
+    factory = Factory()
+    factory.script.steps += [call("send_email", to="a@b.c", body="hi"), "Sent."]
+    scratch = InMemorySaver()
+    config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+    first = tooly(AgentContext(name="tooly", spec=spec, checkpointer=scratch, model_factory=factory))
+    await first.ainvoke({"messages": [("user", "email a@b.c")]}, config)
+    paused = await first.aget_state(config)
+    assert paused.interrupts
+    await store.adopt(thread_id, "tooly", ALICE, scratch)
+    assert (await store.lookup(thread_id, ALICE)) is not None
+    kept = tooly(
+        AgentContext(name="tooly", spec=spec, checkpointer=store.checkpointer, model_factory=factory)
+    )
+    state = await kept.aget_state(config)
+    assert [i.id for i in state.interrupts] == [i.id for i in paused.interrupts]
+    assert state.values["messages"] == paused.values["messages"]
+    out = await kept.ainvoke(Command(resume={paused.interrupts[0].id: {"decision": "approve"}}), config)
+    assert out["messages"][-1].content == "Sent."
+    assert [m.content for m in out["messages"] if m.type == "tool"] == ["Email sent to a@b.c."]
+    await store.delete(thread_id)
+
+
+async def test_adopt_copies_a_paused_thread_into_sqlite(sqlite_store: ThreadStore) -> None:
+    await _adopt_and_resume(sqlite_store, "t-adopt")
+
+
+@pytest.mark.postgres
+async def test_adopt_copies_a_paused_thread_into_postgres(postgres_server: PostgresServer) -> None:
+    store = await open_thread_store(postgres_server.url)
+    try:
+        await store.delete("t-adopt-pg")
+        await _adopt_and_resume(store, "t-adopt-pg")
+    finally:
+        await store.close()
