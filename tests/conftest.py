@@ -17,9 +17,9 @@ os.environ.setdefault("LITELLM_TELEMETRY_DISABLED", "true")
 # LiteLLM's types trip a pydantic warning at import, before pytest's filters apply.
 warnings.filterwarnings("ignore", message=r"Items? .* (is|are) using the `ReadOnly` qualifier")
 
-from tests.harness.fake_upstream import FakeUpstream
-from tests.harness.gateway import GatewayProcess, make_test_config
-from tests.harness.services import PostgresServer, RedisServer, find_pg_bin
+from tests.harness.fake_upstream import FakeUpstream  # noqa: E402
+from tests.harness.gateway import GatewayProcess, make_test_config  # noqa: E402
+from tests.harness.services import PostgresServer, RedisServer, find_pg_bin  # noqa: E402
 
 IN_CI = bool(os.environ.get("CI"))
 
