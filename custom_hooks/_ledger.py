@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -152,7 +153,7 @@ class LedgerWriter:
     async def flush_once(self) -> bool:
         """Write everything buffered, batch by batch. False if the store failed (rows kept)."""
         while self._buffer:
-            batch = list(self._buffer.values())[: self.settings.batch_size]
+            batch = list(itertools.islice(self._buffer.values(), self.settings.batch_size))
             try:
                 await self._write(batch)
             except _STORE_ERRORS as exc:
