@@ -202,6 +202,9 @@ class CostRouter(CustomLogger):
         spec = catalog.get(model)
         if spec is not None and spec.is_agent:
             shape = RequestShape(kind=kind, prompt_tokens=0)  # agents use a fixed estimate
+        elif spec is None and model != cfg.auto.model_name:
+            # decide() keeps an unpriced model without reading the shape: don't tokenize
+            shape = RequestShape(kind=kind, prompt_tokens=0)
         else:
             tokenizer = spec.tokenizer_model if spec is not None else "gpt-4o"
             try:
