@@ -58,16 +58,19 @@ async def budget_rows(
                         key.get("budget_duration"),
                     )
                 )
-    spend_cache: dict[tuple[str, float], Mapping[str, float]] = {}
+    # (stored spend, buffered spend) per id, fetched once per (scope, window start)
+    spend_cache: dict[tuple[str, float], tuple[Mapping[str, float], Mapping[str, float]]] = {}
     out = []
     for scope, scope_id, label_id, limit, duration in wanted:
         window = window_for(scope, scope_id, limit, duration, now)
         cache_key = (scope, window.start)
         if cache_key not in spend_cache:
-            spend_cache[cache_key] = await store.spend_by_scope_since(scope, window.start_dt)
-        spent = spend_cache[cache_key].get(scope_id, 0.0) + _ledger.pending_spend(
-            scope, scope_id, window.start_dt
-        )
+            spend_cache[cache_key] = (
+                await store.spend_by_scope_since(scope, window.start_dt),
+                _ledger.pending_by_scope(scope, window.start_dt),
+            )
+        stored, pending = spend_cache[cache_key]
+        spent = stored.get(scope_id, 0.0) + pending.get(scope_id, 0.0)
         out.append((scope, label_id, duration or "lifetime", limit, limit - spent))
     return out
 

@@ -47,6 +47,7 @@ __all__ = [
     "ledger_queue_depth",
     "ledger_rows_dropped_total",
     "ledger_write_failures_total",
+    "pending_by_scope",
     "pending_spend",
 ]
 
@@ -127,6 +128,20 @@ class LedgerWriter:
             for r in self._buffer.values()
             if r.get(field) == scope_id and r.get("created_at") is not None and r["created_at"] >= since
         )
+
+    def pending_by_scope(self, scope: str, since: datetime) -> dict[str, float]:
+        """Cost of buffered rows since ``since`` per key/team/user id, in one pass over the buffer.
+
+        The buffered counterpart of ``Store.spend_by_scope_since`` (rows without that id are skipped).
+        """
+        field = _SCOPE_FIELD[scope]
+        out: dict[str, float] = {}
+        for r in self._buffer.values():
+            sid = r.get(field)
+            if sid is None or r.get("created_at") is None or r["created_at"] < since:
+                continue
+            out[str(sid)] = out.get(str(sid), 0.0) + float(r.get("cost") or 0.0)
+        return out
 
     # --- writer side ---------------------------------------------------------------
 
@@ -255,6 +270,11 @@ def enqueue(row: Row) -> None:
 
 def pending_spend(scope: str, scope_id: str, since: datetime) -> float:
     return _writer.pending_spend(scope, scope_id, since) if _writer is not None else 0.0
+
+
+def pending_by_scope(scope: str, since: datetime) -> dict[str, float]:
+    """Buffered spend per id of one scope since ``since`` (empty before start-up)."""
+    return _writer.pending_by_scope(scope, since) if _writer is not None else {}
 
 
 def ledger_queue_depth() -> int:

@@ -259,3 +259,16 @@ async def test_pending_rows_count_toward_window_spend(store: Store) -> None:
     assert w.pending_spend("key", "kh1", START) == pytest.approx(0.2)
     assert w.pending_spend("team", "research", START) == pytest.approx(0.5)
     assert w.pending_spend("key", "kh1", START + timedelta(seconds=1)) == 0.0
+
+
+async def test_pending_by_scope_sums_every_id_in_one_pass(store: Store) -> None:
+    w = LedgerWriter(store.insert_ledger_rows)
+    w.enqueue(row("p1", cost=0.2))
+    w.enqueue(row("p2", cost=0.3, key="other"))
+    w.enqueue(row("p3", cost=0.1))
+    by_key = w.pending_by_scope("key", START)
+    assert by_key == pytest.approx({"kh1": 0.3, "other": 0.3})
+    assert by_key["kh1"] == pytest.approx(w.pending_spend("key", "kh1", START))
+    assert w.pending_by_scope("team", START) == pytest.approx({"research": 0.6})
+    assert w.pending_by_scope("user", START) == {}
+    assert w.pending_by_scope("key", START + timedelta(seconds=1)) == {}
