@@ -35,7 +35,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -257,23 +256,16 @@ class BudgetService:
 # --- estimate --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _catalog(config_path: str) -> Any:
-    from custom_hooks._config import load_config_cached
-    from custom_hooks._pricing import ModelCatalog
-
-    cfg = load_config_cached(config_path)
-    return ModelCatalog.from_model_list(cfg.model_list, cfg.gateway.routing)
-
-
 def _model_is_agent(model: str | None) -> bool:
+    from custom_hooks._pricing import catalog_for
+
     if not model:
         return False
     try:
         cfg = _lifecycle.current_config()
     except Exception:  # no config (unit tests): nothing is an agent
         return False
-    spec = _catalog(str(cfg.path)).get(model)
+    spec = catalog_for(str(cfg.path))[1].get(model)
     return bool(spec is not None and spec.is_agent) or model in cfg.gateway.agents.registry
 
 
@@ -284,12 +276,12 @@ def estimate_cost(
     routing = gw.get("routing") or {}
     if routing.get("estimated_cost") is not None:
         return float(routing["estimated_cost"])
+    from custom_hooks._pricing import catalog_for, request_kind, request_shape
     from custom_hooks._pricing import estimate_cost as price
-    from custom_hooks._pricing import request_kind, request_shape
 
     try:
         cfg = _lifecycle.current_config()
-        spec = _catalog(str(cfg.path)).get(str(data.get("model")))
+        spec = catalog_for(str(cfg.path))[1].get(str(data.get("model")))
     except Exception:
         return 0.0
     if spec is None:

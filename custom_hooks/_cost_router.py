@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import litellm
@@ -35,7 +34,7 @@ from custom_hooks._errors import (
     ServiceUnavailable,
     to_proxy_exception,
 )
-from custom_hooks._pricing import ModelCatalog, RequestShape, request_kind, request_shape
+from custom_hooks._pricing import ModelCatalog, RequestShape, catalog_for, request_kind, request_shape
 from custom_hooks._routing_config import RoutingConfig
 from custom_hooks._routing_policy import BudgetState, Decision, IdentityFacts, RequestFacts, decide
 
@@ -93,21 +92,11 @@ def _identity_of(user: UserAPIKeyAuth) -> dict[str, Any]:
     return ident if isinstance(ident, dict) else {}
 
 
-@lru_cache(maxsize=4)
-def _catalog_for(path: str) -> tuple[RoutingConfig, ModelCatalog]:
-    from custom_hooks._config import load_config_cached
-
-    cfg = load_config_cached(path)
-    routing = cfg.gateway.routing
-    agents = set(cfg.gateway.agents.registry)
-    return routing, ModelCatalog.from_model_list(cfg.model_list, routing, agent_names=agents)
-
-
 def _process_policy() -> tuple[RoutingConfig, ModelCatalog]:
     """This process's routing config and catalog, built once from config.yaml."""
     from custom_hooks._settings import get_settings
 
-    return _catalog_for(str(get_settings().config))
+    return catalog_for(str(get_settings().config))
 
 
 async def remaining_from_budget_service(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import litellm
@@ -31,6 +32,7 @@ __all__ = [
     "ModelCatalog",
     "ModelSpec",
     "RequestShape",
+    "catalog_for",
     "count_prompt_tokens",
     "estimate_cost",
     "is_agent_entry",
@@ -206,6 +208,18 @@ class ModelCatalog:
 
     def names(self) -> list[str]:
         return list(self.models)
+
+
+@lru_cache(maxsize=4)
+def catalog_for(config_path: str) -> tuple[RoutingConfig, ModelCatalog]:
+    """config.yaml's ``gateway.routing`` and its model catalog (agents included), built
+    once per config file and shared by the cost router and the budget guard."""
+    from custom_hooks._config import load_config_cached
+
+    cfg = load_config_cached(config_path)
+    routing = cfg.gateway.routing
+    agents = set(cfg.gateway.agents.registry)
+    return routing, ModelCatalog.from_model_list(cfg.model_list, routing, agent_names=agents)
 
 
 def output_tokens_for(spec: ModelSpec, requested: int | None, default: int) -> int:
