@@ -234,8 +234,8 @@ class AgentRun:
     async def _claim_thread(self) -> None:
         who = self.caller.owner()
         if self.requested_thread is not None:
-            rec = await self.store.lookup(self.requested_thread, who)
-            if rec is None and await self.store.exists(self.requested_thread):
+            rec = await self.store.get(self.requested_thread)  # one read: exists and visible
+            if rec is not None and not rec.visible_to(who, self.store.scope):
                 raise ThreadNotFound(
                     f"Thread '{self.requested_thread}' not found.", param="metadata.thread_id"
                 )

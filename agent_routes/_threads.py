@@ -90,7 +90,7 @@ class ThreadRecord:
 
 class _Owners(Protocol):
     async def get(self, thread_id: str) -> ThreadRecord | None: ...
-    async def put(self, rec: ThreadRecord) -> None: ...
+    async def upsert(self, rec: ThreadRecord) -> ThreadRecord: ...
     async def delete(self, thread_id: str) -> None: ...
     async def list(self, key_hash: str | None) -> list[ThreadRecord]: ...
     async def set_pending(self, thread_id: str, interrupt_id: str | None) -> None: ...
@@ -110,6 +110,27 @@ def _row(r: Any) -> ThreadRecord:
 
 
 _COLS = "thread_id, agent, key_hash, team_id, persistent, created_at, updated_at"
+# One statement: insert the owner row, or keep its owner/agent/created_at and only raise
+# ``persistent`` (never lower it) and touch ``updated_at``. ``{greatest}``: MAX on SQLite,
+# GREATEST on PostgreSQL.
+_UPSERT = (
+    f"INSERT INTO {_TABLE} ({_COLS}) VALUES ({{ps}}) "
+    "ON CONFLICT (thread_id) DO UPDATE SET "
+    f"persistent = {{greatest}}({_TABLE}.persistent, excluded.persistent), "
+    f"updated_at = excluded.updated_at RETURNING {_COLS}"
+)
+
+
+def _params(rec: ThreadRecord) -> tuple[Any, ...]:
+    return (
+        rec.thread_id,
+        rec.agent,
+        rec.key_hash,
+        rec.team_id,
+        int(rec.persistent),
+        rec.created_at,
+        rec.updated_at,
+    )
 
 
 class _SqliteOwners:
@@ -140,22 +161,12 @@ class _SqliteOwners:
             r = await cur.fetchone()
         return _row(r) if r else None
 
-    async def put(self, rec: ThreadRecord) -> None:
-        await self._conn.execute(
-            f"INSERT INTO {_TABLE} ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(thread_id) DO UPDATE SET persistent = excluded.persistent, "
-            "updated_at = excluded.updated_at",
-            (
-                rec.thread_id,
-                rec.agent,
-                rec.key_hash,
-                rec.team_id,
-                int(rec.persistent),
-                rec.created_at,
-                rec.updated_at,
-            ),
-        )
+    async def upsert(self, rec: ThreadRecord) -> ThreadRecord:
+        sql = _UPSERT.format(ps=", ".join("?" * 7), greatest="MAX")
+        async with self._conn.execute(sql, _params(rec)) as cur:
+            rows = await cur.fetchall()
         await self._conn.commit()
+        return _row(rows[0])
 
     async def delete(self, thread_id: str) -> None:
         await self._conn.execute(f"DELETE FROM {_TABLE} WHERE thread_id = ?", (thread_id,))
@@ -204,22 +215,12 @@ class _PostgresOwners:
             r = await cur.fetchone()
         return _row(list(r.values()) if isinstance(r, dict) else r) if r else None
 
-    async def put(self, rec: ThreadRecord) -> None:
+    async def upsert(self, rec: ThreadRecord) -> ThreadRecord:
+        sql = _UPSERT.format(ps=", ".join(["%s"] * 7), greatest="GREATEST")
         async with self._pool.connection() as conn:
-            await conn.execute(
-                f"INSERT INTO {_TABLE} ({_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (thread_id) DO UPDATE SET persistent = EXCLUDED.persistent, "
-                "updated_at = EXCLUDED.updated_at",
-                (
-                    rec.thread_id,
-                    rec.agent,
-                    rec.key_hash,
-                    rec.team_id,
-                    int(rec.persistent),
-                    rec.created_at,
-                    rec.updated_at,
-                ),
-            )
+            cur = await conn.execute(sql, _params(rec))
+            r = await cur.fetchone()
+        return _row(list(r.values()) if isinstance(r, dict) else r)
 
     async def delete(self, thread_id: str) -> None:
         async with self._pool.connection() as conn:
@@ -263,24 +264,31 @@ class ThreadStore:
             return None
         return rec
 
+    async def get(self, thread_id: str) -> ThreadRecord | None:
+        """The thread's owner record whoever asks (check :meth:`ThreadRecord.visible_to` with
+        :attr:`scope` before showing it: one read serves both "exists?" and "visible?")."""
+        return await self._owners.get(thread_id)
+
     async def exists(self, thread_id: str) -> bool:
         return await self._owners.get(thread_id) is not None
 
     async def claim(self, thread_id: str, agent: str, who: Owner, *, persistent: bool) -> ThreadRecord:
-        """Record ``who`` as the owner of a new thread (or touch an existing one)."""
+        """Record ``who`` as the owner of a new thread (or touch an existing one).
+
+        One upsert: an existing thread keeps its agent, owner, team and ``created_at``;
+        ``persistent`` only goes up (a private run never un-keeps a kept thread).
+        """
         now = time.time()
-        old = await self._owners.get(thread_id)
         rec = ThreadRecord(
             thread_id=thread_id,
-            agent=old.agent if old else agent,
-            key_hash=old.key_hash if old else who.key_hash,
-            team_id=old.team_id if old else who.team_id,
-            persistent=persistent or bool(old and old.persistent),
-            created_at=old.created_at if old else now,
+            agent=agent,
+            key_hash=who.key_hash,
+            team_id=who.team_id,
+            persistent=persistent,
+            created_at=now,
             updated_at=now,
         )
-        await self._owners.put(rec)
-        return rec
+        return await self._owners.upsert(rec)
 
     async def adopt(self, thread_id: str, agent: str, who: Owner, source: BaseCheckpointSaver[Any]) -> None:
         """Keep a private thread that ran on ``source`` (a per-run saver): copy it here, claim it.
