@@ -43,7 +43,6 @@ __all__ = [
     "LedgerWriter",
     "drain",
     "enqueue",
-    "get_writer",
     "ledger_queue_depth",
     "ledger_rows_dropped_total",
     "ledger_write_failures_total",
@@ -87,7 +86,6 @@ class LedgerWriter:
         self._closing = False
         self.write_failures_total = 0
         self.rows_dropped_total = 0
-        self.rows_written_total = 0
         self._outage_since: float | None = None
 
     # --- producer side (request path: synchronous, never raises) -------------------
@@ -194,7 +192,6 @@ class LedgerWriter:
                     self._written_failures[rid] = None
                     if len(self._written_failures) > 10_000:
                         self._written_failures.popitem(last=False)
-            self.rows_written_total += len(batch)
             if self._outage_since is not None:
                 log.warning(
                     "ledger: store reachable again after %.1fs; writing %d buffered rows",
@@ -256,10 +253,6 @@ async def upgrade_failure_rows(store: _store.Store, rows: list[Row]) -> int:
 # --- the process-wide writer ---------------------------------------------------------
 
 _writer: LedgerWriter | None = None
-
-
-def get_writer() -> LedgerWriter | None:
-    return _writer
 
 
 def enqueue(row: Row) -> None:

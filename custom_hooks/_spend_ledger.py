@@ -62,9 +62,7 @@ def gateway_identity_from_metadata(md: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _requested_model(
-    md: dict[str, Any], gw: dict[str, Any], kwargs: dict[str, Any], slo: dict[str, Any]
-) -> Any:
+def _requested_model(gw: dict[str, Any], kwargs: dict[str, Any], slo: dict[str, Any]) -> Any:
     routing = gw.get("routing") or {}
     if routing.get("requested_model"):
         return routing["requested_model"]
@@ -115,7 +113,7 @@ def ledger_row(
         "key_alias": ident.get("key_alias") or slo_md.get("user_api_key_alias"),
         "user_id": ident.get("user_id") or slo_md.get("user_api_key_user_id"),
         "team_id": ident.get("team_id") or slo_md.get("user_api_key_team_id"),
-        "requested_model": _requested_model(md, gw, kwargs, slo),
+        "requested_model": _requested_model(gw, kwargs, slo),
         "served_model": slo.get("model_group") or kwargs.get("model"),
         "deployment": slo.get("model_id") or None,
         "agent_run_id": agent_run.get("run_id") or run.get("run_id"),

@@ -22,7 +22,6 @@ data) is reported as missing; the caller rebuilds it from the ledger with
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -324,7 +323,3 @@ class RedisCounters:
 
     async def close(self) -> None:
         await self.client.aclose()
-
-
-def now_s() -> float:
-    return time.time()
