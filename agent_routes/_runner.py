@@ -64,6 +64,7 @@ from agent_routes._registry import build_graph
 from agent_routes._threads import Owner, ThreadStore
 from custom_hooks._errors import BadRequest, GatewayError
 from custom_hooks._run_tokens import RunTokens
+from custom_hooks._spend_ledger import gateway_identity_from_metadata
 
 __all__ = ["AgentRun", "Caller", "RunOutcome", "caller_from_metadata", "steps_wanted", "thread_id_from"]
 
@@ -87,11 +88,9 @@ class Caller:
         return Owner(key_hash=self.key_hash, team_id=self.team_id, is_admin=self.is_admin)
 
 
-def caller_from_metadata(md: Mapping[str, Any]) -> Caller:
+def caller_from_metadata(md: dict[str, Any]) -> Caller:
     """The caller from LiteLLM's request metadata (``kwargs["litellm_params"]["metadata"]``)."""
-    key_meta = md.get("user_api_key_metadata") or {}
-    ident = key_meta.get("gateway_identity") if isinstance(key_meta, Mapping) else None
-    ident = ident if isinstance(ident, Mapping) else {}
+    ident = gateway_identity_from_metadata(md)
     key_hash = ident.get("key_hash") or md.get("user_api_key_hash") or md.get("user_api_key") or "anonymous"
     team_id = ident.get("team_id") or md.get("user_api_key_team_id")
     run = ident.get("run")
