@@ -201,13 +201,10 @@ def in_process_models() -> frozenset[str]:
     """Model names served by an in-process agent (``model: agent/...``): their requests
     do not leave the gateway; the agent's own LLM calls come back through it and are
     guarded there."""
+    from agent_routes._registry import agent_model_names
     from custom_hooks._lifecycle import current_config
 
-    return frozenset(
-        str(e.get("model_name"))
-        for e in current_config().model_list
-        if str((e.get("litellm_params") or {}).get("model", "")).startswith("agent/")
-    )
+    return frozenset(agent_model_names(current_config().model_list))
 
 
 @lru_cache(maxsize=1)

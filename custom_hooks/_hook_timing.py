@@ -32,7 +32,6 @@ PHASES = {
     "async_pre_call_hook": "pre_call",
     "async_moderation_hook": "moderation",
     "async_post_call_success_hook": "post_call",
-    "async_post_call_streaming_hook": "post_call_stream",
     "async_post_call_response_headers_hook": "response_headers",
     "async_post_call_failure_hook": "failure",
 }

@@ -22,7 +22,6 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
 
 from custom_hooks._metrics import GatewayMetrics, get_metrics
-from custom_hooks._observability_config import ObservabilityConfig
 from custom_hooks._request_event import RequestEvent, classify_exception, event_from_logging_kwargs
 
 __all__ = ["Metrics", "record_event"]
@@ -66,9 +65,7 @@ class _Seen:
 _seen = _Seen()
 
 
-def record_event(
-    m: GatewayMetrics, event: RequestEvent, cfg: ObservabilityConfig, seen: _Seen | None = None
-) -> None:
+def record_event(m: GatewayMetrics, event: RequestEvent, seen: _Seen | None = None) -> None:
     """Update every metric a finished LLM request feeds (success or failure)."""
     op = _operation(event)
     requested = event.requested_model
@@ -162,29 +159,15 @@ class Metrics(CustomLogger):
     pass their own ``GatewayMetrics`` built on a fresh registry.
     """
 
-    def __init__(
-        self, metrics: GatewayMetrics | None = None, config: ObservabilityConfig | None = None
-    ) -> None:
+    def __init__(self, metrics: GatewayMetrics | None = None) -> None:
         super().__init__()
         self._metrics = metrics
-        self._config = config
         # own metrics (tests) get their own memory of counted requests; production shares one
         self._seen = _Seen() if metrics is not None else None
 
     @property
     def metrics(self) -> GatewayMetrics:
         return self._metrics or get_metrics()
-
-    @property
-    def config(self) -> ObservabilityConfig:
-        if self._config is not None:
-            return self._config
-        from custom_hooks._lifecycle import current_config
-
-        try:
-            return current_config().gateway.observability
-        except Exception:  # no config in this process (unit use): defaults
-            return ObservabilityConfig()
 
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: Any
@@ -226,6 +209,6 @@ class Metrics(CustomLogger):
         try:
             if not isinstance(kwargs, dict):
                 return
-            record_event(self.metrics, event_from_logging_kwargs(kwargs, status), self.config, self._seen)
+            record_event(self.metrics, event_from_logging_kwargs(kwargs, status), self._seen)
         except Exception:  # metrics must never break a response
             log.exception("recording metrics failed")

@@ -54,11 +54,9 @@ def _report(settings: GatewaySettings) -> GatewayConfig | None:
 
 
 def _banner(settings: GatewaySettings, cfg: GatewayConfig, key_from_env: bool) -> str:
-    agents = [
-        e["model_name"]
-        for e in cfg.model_list
-        if str(e["litellm_params"].get("model", "")).startswith("agent/")
-    ]
+    from agent_routes._registry import agent_model_names
+
+    agents = list(agent_model_names(cfg.model_list))
     models = [m for m in cfg.model_names() if m not in agents]
     key_hint = "the key in GATEWAY_MASTER_KEY" if key_from_env else f"the key in {settings.master_key_path()}"
     host = "127.0.0.1" if settings.host in {"0.0.0.0", "::"} else settings.host

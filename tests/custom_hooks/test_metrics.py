@@ -21,7 +21,6 @@ from custom_hooks._errors import BudgetExceeded, GuardrailBlocked, to_proxy_exce
 from custom_hooks._hook_timing import instrument_callbacks
 from custom_hooks._metrics import GEN_AI_DURATION_BUCKETS, GEN_AI_TOKEN_BUCKETS, GatewayMetrics, build_metrics
 from custom_hooks._metrics_logger import Metrics, _Seen, record_event
-from custom_hooks._observability_config import ObservabilityConfig
 from custom_hooks._request_context import RequestIdMiddleware, client_request_id, current
 from custom_hooks._request_event import classify_exception, event_from_logging_kwargs
 from custom_hooks._scrape import MetricsEndpointMiddleware, ScrapeAccess
@@ -41,7 +40,7 @@ def metrics(registry: CollectorRegistry) -> GatewayMetrics:
 
 @pytest.fixture
 def hook(metrics: GatewayMetrics) -> Metrics:
-    return Metrics(metrics=metrics, config=ObservabilityConfig())
+    return Metrics(metrics=metrics)
 
 
 def logging_kwargs(
@@ -221,9 +220,9 @@ async def test_upstream_failure_then_fallback_counts_decisions_once(
         gateway={"routing": routing},
         exception=litellm.InternalServerError("boom", "openai", "gpt-4o-mini"),
     )
-    record_event(metrics, event_from_logging_kwargs(failed, "failure"), ObservabilityConfig(), seen)
+    record_event(metrics, event_from_logging_kwargs(failed, "failure"), seen)
     ok = logging_kwargs("req-3", model_group="claude-haiku", gateway={"routing": routing})
-    record_event(metrics, event_from_logging_kwargs(ok, "success"), ObservabilityConfig(), seen)
+    record_event(metrics, event_from_logging_kwargs(ok, "success"), seen)
 
     assert (
         value(
@@ -305,7 +304,7 @@ async def test_broken_payload_never_raises(hook: Metrics) -> None:
 
 def test_labels_hold_no_key_user_or_prompt(metrics: GatewayMetrics, registry: CollectorRegistry) -> None:
     kwargs = logging_kwargs(gateway={"routing": {"requested_model": "a", "served_model": "b", "reason": "c"}})
-    record_event(metrics, event_from_logging_kwargs(kwargs, "success"), ObservabilityConfig(), _Seen())
+    record_event(metrics, event_from_logging_kwargs(kwargs, "success"), _Seen())
     text = generate_latest(registry).decode()
     assert "h" * 64 not in text and "alice" not in text and "secret prompt" not in text
 
@@ -316,7 +315,7 @@ def test_labels_hold_no_key_user_or_prompt(metrics: GatewayMetrics, registry: Co
 async def test_hook_timing_wraps_our_hooks_and_adds_to_request_overhead(
     metrics: GatewayMetrics, registry: CollectorRegistry
 ) -> None:
-    ours = Metrics(metrics=metrics, config=ObservabilityConfig())
+    ours = Metrics(metrics=metrics)
     assert instrument_callbacks([ours, "prometheus"], lambda: metrics) == 2  # pre_call + failure
     assert instrument_callbacks([ours], lambda: metrics) == 0  # idempotent
 
