@@ -33,6 +33,7 @@ __all__ = [
     "model_response",
     "new_turn",
     "parse_approval_reply",
+    "pending_interrupt",
     "step_lines",
     "stream_chunk",
     "text_of",
@@ -105,6 +106,19 @@ def parse_approval_reply(text: str) -> ApprovalDecision | None:
     if r and r.group(1).lower() in {"reject", "deny"}:
         return {"decision": "reject", "reason": r.group("reason").strip() or None}
     return None
+
+
+def pending_interrupt(snapshot: Any) -> tuple[str, dict[str, Any]] | None:
+    """The first interrupt a graph state waits on, as ``(interrupt_id, payload)``; None if none.
+
+    The payload is the interrupt's value when it is a mapping, else ``{"description": str(value)}``.
+    """
+    interrupts = getattr(snapshot, "interrupts", ()) or ()
+    if not interrupts:
+        return None
+    first = interrupts[0]
+    value = first.value
+    return str(first.id), dict(value) if isinstance(value, Mapping) else {"description": str(value)}
 
 
 def approval_message(payload: Mapping[str, Any], *, thread_id: str, interrupt_id: str) -> str:

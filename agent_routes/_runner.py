@@ -39,6 +39,7 @@ from agent_routes._adapter import (
     final_answer,
     new_turn,
     parse_approval_reply,
+    pending_interrupt,
     step_lines,
     text_of,
     to_graph_messages,
@@ -259,23 +260,23 @@ class AgentRun:
 
     async def _graph_input(self, graph: Any, config: dict[str, Any]) -> tuple[Any, RunOutcome | None]:
         snapshot = await graph.aget_state(config)
-        pending = list(getattr(snapshot, "interrupts", ()) or ())
-        if pending:
+        pending = pending_interrupt(snapshot)
+        if pending is not None:
+            interrupt_id, payload = pending
             decision = self.resume
             if decision is None:
                 turn = new_turn(self.messages)
                 last_user = next((m for m in reversed(turn) if m.get("role") == "user"), None)
                 decision = parse_approval_reply(text_of(last_user.get("content"))) if last_user else None
             if decision is None:
-                first = pending[0]
-                text = approval_message(first.value or {}, thread_id=self.thread_id, interrupt_id=first.id)
+                text = approval_message(payload, thread_id=self.thread_id, interrupt_id=interrupt_id)
                 return None, RunOutcome(
                     "An action is still waiting for your decision.\n\n" + text,
                     "awaiting_approval",
-                    interrupt_id=first.id,
-                    interrupt=first.value,
+                    interrupt_id=interrupt_id,
+                    interrupt=payload,
                 )
-            return Command(resume={pending[0].id: dict(decision)}), None
+            return Command(resume={interrupt_id: dict(decision)}), None
         if self.resume is not None:
             raise BadRequest(
                 f"Thread '{self.thread_id}' has no pending approval.", code="no_pending_approval"
@@ -407,14 +408,13 @@ class AgentRun:
 
     async def _outcome(self, graph: Any, config: dict[str, Any]) -> RunOutcome:
         snapshot = await graph.aget_state(config)
-        pending = list(getattr(snapshot, "interrupts", ()) or ())
-        if pending:
-            first = pending[0]
-            payload = first.value if isinstance(first.value, Mapping) else {"description": str(first.value)}
+        pending = pending_interrupt(snapshot)
+        if pending is not None:
+            interrupt_id, payload = pending
             return RunOutcome(
-                approval_message(payload, thread_id=self.thread_id, interrupt_id=first.id),
+                approval_message(payload, thread_id=self.thread_id, interrupt_id=interrupt_id),
                 "interrupted",
-                interrupt_id=first.id,
+                interrupt_id=interrupt_id,
                 interrupt=payload,
             )
         messages = (snapshot.values or {}).get("messages") or []
