@@ -6,15 +6,14 @@ which models it may call and until when; the signature is HMAC-SHA256 with a sec
 ``GATEWAY_RUN_TOKEN_SECRET`` or, unset, derived from the master key (so every instance
 sharing the master key agrees).
 
-A token is valid only while its run is active: :func:`issue_run_token` marks the run
-active, :func:`revoke_run` ends it. Active runs live in this process, in a SQLite file in the
+A token is valid only while its run is active: :meth:`RunTokens.aissue` marks the run
+active, :meth:`RunTokens.arevoke` ends it. Active runs live in this process, in a SQLite file in the
 data dir when several workers share the host, or in Redis when ``GATEWAY_REDIS_URL`` is
 set so every instance agrees (an inner call may land on another worker or instance).
 If Redis is unreachable, ``gateway.agents.shared_state_failure`` decides:
 ``closed`` (default) refuses the token, ``open`` trusts the signature and expiry.
 
-Custom auth calls :func:`averify_run_token` (or the sync :func:`verify_run_token`) for
-keys starting with ``gwrun_``.
+Custom auth calls :func:`averify_run_token` for keys starting with ``gwrun_``.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
@@ -39,9 +39,6 @@ __all__ = [
     "configure",
     "derive_secret",
     "get_run_tokens",
-    "issue_run_token",
-    "revoke_run",
-    "verify_run_token",
 ]
 
 log = logging.getLogger("gateway.run_tokens")
@@ -74,11 +71,8 @@ class RunClaims:
 
 
 class RunStore(Protocol):
-    """Where active runs are kept (sync and async views of the same data)."""
+    """Where active runs are kept."""
 
-    def add(self, run_id: str, expires_at: float) -> None: ...
-    def remove(self, run_id: str) -> None: ...
-    def is_active(self, run_id: str) -> bool: ...
     async def aadd(self, run_id: str, expires_at: float) -> None: ...
     async def aremove(self, run_id: str) -> None: ...
     async def ais_active(self, run_id: str) -> bool: ...
@@ -90,27 +84,18 @@ class LocalRunStore:
     def __init__(self) -> None:
         self._runs: dict[str, float] = {}
 
-    def add(self, run_id: str, expires_at: float) -> None:
+    async def aadd(self, run_id: str, expires_at: float) -> None:
         now = time.time()
         for rid in [r for r, exp in self._runs.items() if exp < now]:
             del self._runs[rid]
         self._runs[run_id] = expires_at
 
-    def remove(self, run_id: str) -> None:
+    async def aremove(self, run_id: str) -> None:
         self._runs.pop(run_id, None)
 
-    def is_active(self, run_id: str) -> bool:
+    async def ais_active(self, run_id: str) -> bool:
         exp = self._runs.get(run_id)
         return exp is not None and exp >= time.time()
-
-    async def aadd(self, run_id: str, expires_at: float) -> None:
-        self.add(run_id, expires_at)
-
-    async def aremove(self, run_id: str) -> None:
-        self.remove(run_id)
-
-    async def ais_active(self, run_id: str) -> bool:
-        return self.is_active(run_id)
 
 
 class SqliteRunStore:
@@ -123,47 +108,35 @@ class SqliteRunStore:
     def __init__(self, path: str) -> None:
         import sqlite3
 
-        self._path = path
-        with sqlite3.connect(path, timeout=5) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS active_runs (run_id TEXT PRIMARY KEY, expires_at REAL)")
-
-    def _conn(self) -> Any:
-        import sqlite3
-
-        return sqlite3.connect(self._path, timeout=5, isolation_level=None)
-
-    def add(self, run_id: str, expires_at: float) -> None:
-        conn = self._conn()
-        try:
-            conn.execute("DELETE FROM active_runs WHERE expires_at < ?", (time.time(),))
-            conn.execute("INSERT OR REPLACE INTO active_runs VALUES (?, ?)", (run_id, expires_at))
-        finally:
-            conn.close()
-
-    def remove(self, run_id: str) -> None:
-        conn = self._conn()
-        try:
-            conn.execute("DELETE FROM active_runs WHERE run_id = ?", (run_id,))
-        finally:
-            conn.close()
-
-    def is_active(self, run_id: str) -> bool:
-        conn = self._conn()
-        try:
-            row = conn.execute("SELECT expires_at FROM active_runs WHERE run_id = ?", (run_id,)).fetchone()
-        finally:
-            conn.close()
-        return row is not None and float(row[0]) >= time.time()
+        # One connection, kept: autocommit, so every statement sees the other workers'
+        # latest commits. Calls are synchronous (never awaited midway); the lock covers
+        # a caller on another thread (check_same_thread=False allows that).
+        self._conn = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS active_runs (run_id TEXT PRIMARY KEY, expires_at REAL)"
+        )
 
     async def aadd(self, run_id: str, expires_at: float) -> None:
-        self.add(run_id, expires_at)
+        with self._lock:
+            self._conn.execute("DELETE FROM active_runs WHERE expires_at < ?", (time.time(),))
+            self._conn.execute("INSERT OR REPLACE INTO active_runs VALUES (?, ?)", (run_id, expires_at))
 
     async def aremove(self, run_id: str) -> None:
-        self.remove(run_id)
+        with self._lock:
+            self._conn.execute("DELETE FROM active_runs WHERE run_id = ?", (run_id,))
 
     async def ais_active(self, run_id: str) -> bool:
-        return self.is_active(run_id)
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT expires_at FROM active_runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return row is not None and float(row[0]) >= time.time()
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._conn.close()
 
 
 class RedisRunStore:
@@ -174,24 +147,13 @@ class RedisRunStore:
     """
 
     def __init__(self, url: str, *, timeout_s: float = 0.5) -> None:
-        import redis
         import redis.asyncio as aredis
 
-        self._sync = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._async = aredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
 
     @staticmethod
     def _ttl_ms(expires_at: float) -> int:
         return max(1, int((expires_at - time.time()) * 1000))
-
-    def add(self, run_id: str, expires_at: float) -> None:
-        self._sync.set(_REDIS_PREFIX + run_id, "1", px=self._ttl_ms(expires_at))
-
-    def remove(self, run_id: str) -> None:
-        self._sync.delete(_REDIS_PREFIX + run_id)
-
-    def is_active(self, run_id: str) -> bool:
-        return bool(self._sync.exists(_REDIS_PREFIX + run_id))
 
     async def aadd(self, run_id: str, expires_at: float) -> None:
         await self._async.set(_REDIS_PREFIX + run_id, "1", px=self._ttl_ms(expires_at))
@@ -204,7 +166,6 @@ class RedisRunStore:
 
     async def aclose(self) -> None:
         await self._async.aclose()
-        self._sync.close()
 
 
 def derive_secret(master_key: str) -> bytes:
@@ -280,44 +241,6 @@ class RunTokens:
         return claims
 
     # -- lifecycle --------------------------------------------------------------------
-    def _claims(
-        self,
-        key_hash: str,
-        run_id: str,
-        parent_request_id: str,
-        agent: str,
-        allowed_models: list[str],
-        depth: int,
-        ttl_s: float,
-    ) -> RunClaims:
-        return RunClaims(
-            key_hash=key_hash,
-            run_id=run_id,
-            parent_request_id=parent_request_id,
-            agent=agent,
-            allowed_models=tuple(allowed_models),
-            depth=depth,
-            expires_at=time.time() + ttl_s,
-        )
-
-    def issue(
-        self,
-        *,
-        key_hash: str,
-        run_id: str,
-        parent_request_id: str,
-        agent: str,
-        allowed_models: list[str],
-        depth: int,
-        ttl_s: float,
-    ) -> str:
-        claims = self._claims(key_hash, run_id, parent_request_id, agent, allowed_models, depth, ttl_s)
-        try:
-            self.store.add(run_id, claims.expires_at)
-        except _shared_state_errors():
-            self._store_failed("issue")
-        return self._encode(claims)
-
     async def aissue(
         self,
         *,
@@ -329,7 +252,15 @@ class RunTokens:
         depth: int,
         ttl_s: float,
     ) -> str:
-        claims = self._claims(key_hash, run_id, parent_request_id, agent, allowed_models, depth, ttl_s)
+        claims = RunClaims(
+            key_hash=key_hash,
+            run_id=run_id,
+            parent_request_id=parent_request_id,
+            agent=agent,
+            allowed_models=tuple(allowed_models),
+            depth=depth,
+            expires_at=time.time() + ttl_s,
+        )
         try:
             await self.store.aadd(run_id, claims.expires_at)
         except _shared_state_errors():
@@ -341,16 +272,6 @@ class RunTokens:
         log.warning("run store unreachable during %s; failing %s", what, self.on_store_failure)
         return self.on_store_failure == "open"
 
-    def verify(self, token: str) -> RunClaims | None:
-        claims = self.decode(token)
-        if claims is None:
-            return None
-        try:
-            active = self.store.is_active(claims.run_id)
-        except _shared_state_errors():
-            active = self._store_failed("verify")
-        return claims if active else None
-
     async def averify(self, token: str) -> RunClaims | None:
         claims = self.decode(token)
         if claims is None:
@@ -360,12 +281,6 @@ class RunTokens:
         except _shared_state_errors():
             active = self._store_failed("verify")
         return claims if active else None
-
-    def revoke(self, run_id: str) -> None:
-        try:
-            self.store.remove(run_id)
-        except _shared_state_errors():
-            log.warning("run store unreachable; run %s expires with its token instead", run_id)
 
     async def arevoke(self, run_id: str) -> None:
         try:
@@ -414,38 +329,6 @@ def get_run_tokens() -> RunTokens:
     return _default
 
 
-def issue_run_token(
-    *,
-    key_hash: str,
-    run_id: str,
-    parent_request_id: str,
-    agent: str,
-    allowed_models: list[str],
-    depth: int,
-    ttl_s: float,
-) -> str:
-    """Issue a token for a run and mark the run active."""
-    return get_run_tokens().issue(
-        key_hash=key_hash,
-        run_id=run_id,
-        parent_request_id=parent_request_id,
-        agent=agent,
-        allowed_models=allowed_models,
-        depth=depth,
-        ttl_s=ttl_s,
-    )
-
-
-def verify_run_token(token: str) -> RunClaims | None:
-    """The token's claims, or None if badly signed, expired or its run has ended."""
-    return get_run_tokens().verify(token)
-
-
 async def averify_run_token(token: str) -> RunClaims | None:
-    """Async :func:`verify_run_token` (use this from custom auth: no blocking Redis call)."""
+    """The token's claims, or None if badly signed, expired or its run has ended."""
     return await get_run_tokens().averify(token)
-
-
-def revoke_run(run_id: str) -> None:
-    """End a run: its token is refused from now on."""
-    get_run_tokens().revoke(run_id)

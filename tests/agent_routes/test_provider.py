@@ -127,7 +127,7 @@ async def test_run_token_is_scoped_and_revoked(store: ThreadStore, tokens: RunTo
     claims = tokens.decode(seen[0])
     assert claims is not None and claims.allowed_models == ("m",) and claims.depth == 1
     assert claims.key_hash == "alice" and claims.parent_request_id == "req-1"
-    assert tokens.verify(seen[0]) is None  # revoked at the end
+    assert await tokens.averify(seen[0]) is None  # revoked at the end
 
 
 async def test_thread_memory_sends_only_the_new_turn(store: ThreadStore, tokens: RunTokens) -> None:

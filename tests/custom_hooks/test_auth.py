@@ -217,7 +217,7 @@ async def test_run_token_is_the_caller_narrowed_to_the_agents_models(
     auth: Authenticator, admin: Admin, run_tokens: Any
 ) -> None:
     _, row = await admin.create_key({"key_alias": "caller", "team_id": None, "user_role": "admin"})
-    token = run_tokens.issue(
+    token = await run_tokens.aissue(
         key_hash=row["key_hash"],
         run_id="run-1",
         parent_request_id="req-1",
@@ -244,5 +244,5 @@ async def test_run_token_is_the_caller_narrowed_to_the_agents_models(
 
     await admin.set_blocked("caller", True)  # the parent key's state still applies
     assert (await _code(auth.identify(token)))[1] == "key_blocked"
-    run_tokens.revoke("run-1")
+    await run_tokens.arevoke("run-1")
     assert (await _code(auth.identify(token)))[:2] == (401, "invalid_api_key")

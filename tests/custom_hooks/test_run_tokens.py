@@ -18,8 +18,8 @@ from custom_hooks._run_tokens import (
 from tests.harness.services import RedisServer
 
 
-def _issue(tokens: RunTokens, run_id: str = "run-1", ttl_s: float = 60.0, depth: int = 1) -> str:
-    return tokens.issue(
+async def _issue(tokens: RunTokens, run_id: str = "run-1", ttl_s: float = 60.0, depth: int = 1) -> str:
+    return await tokens.aissue(
         key_hash="hash-abc",
         run_id=run_id,
         parent_request_id="req-1",
@@ -30,11 +30,11 @@ def _issue(tokens: RunTokens, run_id: str = "run-1", ttl_s: float = 60.0, depth:
     )
 
 
-def test_issued_token_verifies_with_its_claims() -> None:
+async def test_issued_token_verifies_with_its_claims() -> None:
     tokens = RunTokens(derive_secret("sk-master"))
-    token = _issue(tokens)
+    token = await _issue(tokens)
     assert token.startswith(TOKEN_PREFIX)
-    claims = tokens.verify(token)
+    claims = await tokens.averify(token)
     assert claims is not None
     assert claims.key_hash == "hash-abc"
     assert claims.run_id == "run-1"
@@ -46,17 +46,17 @@ def test_issued_token_verifies_with_its_claims() -> None:
     assert claims.as_identity_run()["allowed_models"] == ["default", "demo"]
 
 
-def test_revoked_run_is_refused() -> None:
+async def test_revoked_run_is_refused() -> None:
     tokens = RunTokens(derive_secret("sk-master"))
-    token = _issue(tokens)
-    tokens.revoke("run-1")
-    assert tokens.verify(token) is None
+    token = await _issue(tokens)
+    await tokens.arevoke("run-1")
+    assert await tokens.averify(token) is None
 
 
-def test_expired_token_is_refused() -> None:
+async def test_expired_token_is_refused() -> None:
     tokens = RunTokens(derive_secret("sk-master"))
-    token = _issue(tokens, ttl_s=-1)
-    assert tokens.verify(token) is None
+    token = await _issue(tokens, ttl_s=-1)
+    assert await tokens.averify(token) is None
 
 
 @pytest.mark.parametrize(
@@ -68,16 +68,16 @@ def test_expired_token_is_refused() -> None:
         lambda t: "sk-" + t,  # not a run token
     ],
 )
-def test_tampered_token_is_refused(mangle: object) -> None:
+async def test_tampered_token_is_refused(mangle: object) -> None:
     tokens = RunTokens(derive_secret("sk-master"))
-    token = _issue(tokens)
-    assert tokens.verify(mangle(token)) is None  # type: ignore[operator]
+    token = await _issue(tokens)
+    assert await tokens.averify(mangle(token)) is None  # type: ignore[operator]
 
 
-def test_other_secret_cannot_verify() -> None:
+async def test_other_secret_cannot_verify() -> None:
     store = LocalRunStore()
-    token = _issue(RunTokens(derive_secret("sk-one"), store))
-    assert RunTokens(derive_secret("sk-two"), store).verify(token) is None
+    token = await _issue(RunTokens(derive_secret("sk-one"), store))
+    assert await RunTokens(derive_secret("sk-two"), store).averify(token) is None
 
 
 async def test_async_paths_agree() -> None:
@@ -92,14 +92,14 @@ async def test_async_paths_agree() -> None:
 
 
 @pytest.mark.redis
-def test_redis_store_shared_by_instances(redis_server: RedisServer) -> None:
+async def test_redis_store_shared_by_instances(redis_server: RedisServer) -> None:
     secret = derive_secret("sk-master")
     a = RunTokens(secret, RedisRunStore(redis_server.url))
     b = RunTokens(secret, RedisRunStore(redis_server.url))
-    token = _issue(a, run_id="shared-run")
-    assert b.verify(token) is not None
-    b.revoke("shared-run")
-    assert a.verify(token) is None
+    token = await _issue(a, run_id="shared-run")
+    assert await b.averify(token) is not None
+    await b.arevoke("shared-run")
+    assert await a.averify(token) is None
 
 
 @pytest.mark.parametrize(("policy", "accepted"), [("closed", False), ("open", True)])
@@ -108,17 +108,16 @@ async def test_unreachable_redis_policy(policy: str, accepted: bool) -> None:
     # A store pointed at a port nothing listens on behaves like Redis being down.
     dead = RedisRunStore("redis://127.0.0.1:1/0", timeout_s=0.2)
     tokens = RunTokens(secret, dead, on_store_failure=policy)  # type: ignore[arg-type]
-    token = _issue(tokens, run_id="r-down")
-    assert (tokens.verify(token) is not None) is accepted
+    token = await _issue(tokens, run_id="r-down")
     assert ((await tokens.averify(token)) is not None) is accepted
-    tokens.revoke("r-down")  # logs, does not raise
+    await tokens.arevoke("r-down")  # logs, does not raise
 
 
-def test_sqlite_store_shared_by_worker_processes(tmp_path: Path) -> None:
+async def test_sqlite_store_shared_by_worker_processes(tmp_path: Path) -> None:
     secret = derive_secret("sk-master")
     path = str(tmp_path / "active_runs.db")
     a, b = RunTokens(secret, SqliteRunStore(path)), RunTokens(secret, SqliteRunStore(path))
-    token = _issue(a, run_id="w-run")
-    assert b.verify(token) is not None
-    b.revoke("w-run")
-    assert a.verify(token) is None
+    token = await _issue(a, run_id="w-run")
+    assert await b.averify(token) is not None
+    await b.arevoke("w-run")
+    assert await a.averify(token) is None
