@@ -34,7 +34,14 @@ from custom_hooks._errors import (
     ServiceUnavailable,
     to_proxy_exception,
 )
-from custom_hooks._pricing import ModelCatalog, RequestShape, catalog_for, request_kind, request_shape
+from custom_hooks._pricing import (
+    ModelCatalog,
+    RequestShape,
+    counting_tokenizer,
+    process_catalog,
+    request_kind,
+    request_shape,
+)
 from custom_hooks._routing_config import RoutingConfig
 from custom_hooks._routing_policy import BudgetState, Decision, IdentityFacts, RequestFacts, decide
 
@@ -92,13 +99,6 @@ def _identity_of(user: UserAPIKeyAuth) -> dict[str, Any]:
     return ident if isinstance(ident, dict) else {}
 
 
-def _process_policy() -> tuple[RoutingConfig, ModelCatalog]:
-    """This process's routing config and catalog, built once from config.yaml."""
-    from custom_hooks._settings import get_settings
-
-    return catalog_for(str(get_settings().config))
-
-
 async def remaining_from_budget_service(
     user: UserAPIKeyAuth, budgets: Sequence[Mapping[str, Any]]
 ) -> Sequence[BudgetState] | None:
@@ -145,7 +145,7 @@ class CostRouter(CustomLogger):
     def _policy(self) -> tuple[RoutingConfig, ModelCatalog]:
         if self._config is not None and self._catalog is not None:
             return self._config, self._catalog
-        cfg, catalog = _process_policy()
+        cfg, catalog = process_catalog()
         return self._config or cfg, self._catalog or catalog
 
     async def _budget_states(
@@ -195,7 +195,7 @@ class CostRouter(CustomLogger):
             # decide() keeps an unpriced model without reading the shape: don't tokenize
             shape = RequestShape(kind=kind, prompt_tokens=0)
         else:
-            tokenizer = spec.tokenizer_model if spec is not None else "gpt-4o"
+            tokenizer = counting_tokenizer(spec)
             try:
                 shape = request_shape(data, kind, tokenizer, approx=cfg.token_counting == "approx")
             except (ValueError, TypeError, KeyError, AttributeError):  # content the counter can't read

@@ -34,9 +34,11 @@ __all__ = [
     "RequestShape",
     "catalog_for",
     "count_prompt_tokens",
+    "counting_tokenizer",
     "estimate_cost",
     "is_agent_entry",
     "output_tokens_for",
+    "process_catalog",
     "request_kind",
     "request_shape",
 ]
@@ -220,6 +222,19 @@ def catalog_for(config_path: str) -> tuple[RoutingConfig, ModelCatalog]:
     routing = cfg.gateway.routing
     agents = set(cfg.gateway.agents.registry)
     return routing, ModelCatalog.from_model_list(cfg.model_list, routing, agent_names=agents)
+
+
+def process_catalog() -> tuple[RoutingConfig, ModelCatalog]:
+    """This process's routing config and catalog, built once from config.yaml."""
+    from custom_hooks._settings import get_settings
+
+    return catalog_for(str(get_settings().config))
+
+
+def counting_tokenizer(spec: ModelSpec | None) -> str:
+    """The model name the prompt of a request to ``spec`` is counted with (never one that
+    needs a download): the model's own tokenizer, else gpt-4o's for unknown models."""
+    return spec.tokenizer_model if spec is not None else _FALLBACK_TOKENIZER
 
 
 def output_tokens_for(spec: ModelSpec, requested: int | None, default: int) -> int:

@@ -15,7 +15,8 @@ config.yaml::
           tiers: {free: {max_input_tokens: 8000, max_messages: 50}}
 
 The tier comes from the caller's ``gateway_identity.tier``. Tokens are counted with
-LiteLLM's counter for the requested model, but only when the UTF-8 size of the text
+LiteLLM's counter and the tokenizer the cost router uses for the model (never one that
+downloads), but only when the UTF-8 size of the text
 could exceed the limit (a token is at least one byte), so small requests cost nothing.
 LiteLLM executes this file directly: it holds no state.
 """
@@ -32,15 +33,26 @@ from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks._guardrail_config import LimitsOptions, guardrails_config
 from custom_hooks._guardrail_core import blocked, identity_of, record, request_slots
+from custom_hooks._pricing import counting_tokenizer, process_catalog
 
 __all__ = ["RequestLimits"]
+
+
+def _tokenizer(model: str) -> str:
+    """The tokenizer the cost router counts ``model`` with: never a slow or downloading one."""
+    try:
+        spec = process_catalog()[1].get(model)
+    except Exception:  # no readable config here: the router's choice for an unknown model
+        spec = None
+    return counting_tokenizer(spec)
 
 
 def _input_tokens(data: dict[str, Any], byte_size: int) -> int:
     messages = data.get("messages")
     if isinstance(messages, list):
         try:
-            return int(litellm.token_counter(model=str(data.get("model") or ""), messages=messages))
+            tokenizer = _tokenizer(str(data.get("model") or ""))
+            return int(litellm.token_counter(model=tokenizer, messages=messages))
         except Exception:  # an unknown model or exotic content: fall back to the byte bound
             return byte_size
     return byte_size
