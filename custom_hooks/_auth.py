@@ -135,13 +135,7 @@ class Authenticator:
             raise AuthenticationFailed(
                 "Invalid or expired agent run token. Start a new agent run with your own key."
             )
-        run = RunInfo(
-            run_id=claims.run_id,
-            parent_request_id=claims.parent_request_id,
-            agent=claims.agent,
-            depth=int(claims.depth),
-            allowed_models=tuple(claims.allowed_models),
-        )
+        run = RunInfo.from_claims(claims)
         if hashes_equal(claims.key_hash, self._master_hash):
             return self.master_identity().with_run(run)
         key_hash = claims.key_hash

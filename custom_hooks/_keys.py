@@ -18,7 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from custom_hooks._run_tokens import RunClaims
 
 __all__ = [
     "ADMIN_ROLE",
@@ -99,6 +102,17 @@ class RunInfo:
     agent: str | None
     depth: int
     allowed_models: tuple[str, ...]
+
+    @classmethod
+    def from_claims(cls, claims: RunClaims) -> RunInfo:
+        """The run a verified run token's claims describe."""
+        return cls(
+            run_id=claims.run_id,
+            parent_request_id=claims.parent_request_id,
+            agent=claims.agent,
+            depth=int(claims.depth),
+            allowed_models=tuple(claims.allowed_models),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

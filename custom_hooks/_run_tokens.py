@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -58,16 +58,6 @@ class RunClaims:
     allowed_models: tuple[str, ...]
     depth: int
     expires_at: float
-
-    def as_identity_run(self) -> dict[str, Any]:
-        """The ``gateway_identity["run"]`` mapping custom auth puts on the identity."""
-        return {
-            "run_id": self.run_id,
-            "parent_request_id": self.parent_request_id,
-            "agent": self.agent,
-            "depth": self.depth,
-            "allowed_models": list(self.allowed_models),
-        }
 
 
 class RunStore(Protocol):

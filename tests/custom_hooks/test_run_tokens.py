@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from custom_hooks._keys import RunInfo
 from custom_hooks._run_tokens import (
     TOKEN_PREFIX,
     LocalRunStore,
@@ -43,7 +44,7 @@ async def test_issued_token_verifies_with_its_claims() -> None:
     assert claims.allowed_models == ("default", "demo")
     assert claims.depth == 1
     assert claims.expires_at > time.time()
-    assert claims.as_identity_run()["allowed_models"] == ["default", "demo"]
+    assert RunInfo.from_claims(claims).to_dict()["allowed_models"] == ["default", "demo"]
 
 
 async def test_revoked_run_is_refused() -> None:
