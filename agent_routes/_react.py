@@ -13,7 +13,7 @@ to), and ``finish`` may rewrite the final answer in place, e.g. to append a sour
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
@@ -24,7 +24,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 
-__all__ = ["HISTORY_WINDOW", "Finisher", "last_ai", "react_graph", "recent", "unknown_tools"]
+__all__ = ["HISTORY_WINDOW", "Finisher", "finish_node", "last_ai", "react_graph", "recent", "unknown_tools"]
 
 HISTORY_WINDOW = 60
 """Messages of a thread sent to the model: a long thread stays within the model's context
@@ -60,6 +60,29 @@ def unknown_tools(configured: Sequence[str], known: Sequence[str], agent: str) -
         raise ValueError(f"agent {agent!r} has no tool(s) {extra}; its tools are {sorted(known)}")
 
 
+class FinishNode(Protocol):
+    def __call__(self, state: MessagesState) -> dict[str, list[AnyMessage]]: ...
+
+
+def finish_node(finish: Finisher | None) -> FinishNode:
+    """A graph node that rewrites the last AI answer with ``finish(answer, messages)``.
+
+    The rewritten message keeps its id, so it replaces the answer in place; no update when
+    ``finish`` is None, there is no text answer, or the text is unchanged.
+    """
+
+    def node(state: MessagesState) -> dict[str, list[AnyMessage]]:
+        last = last_ai(state["messages"])
+        if finish is None or last is None or not isinstance(last.content, str):
+            return {"messages": []}
+        text = finish(last.content, state["messages"])
+        if text == last.content:
+            return {"messages": []}
+        return {"messages": [last.model_copy(update={"content": text})]}  # same id: replaced in place
+
+    return node
+
+
 def react_graph(
     *,
     model: BaseChatModel,
@@ -86,19 +109,10 @@ def react_graph(
         last = state["messages"][-1]
         return "tools" if isinstance(last, AIMessage) and last.tool_calls else "finish"
 
-    def finish_node(state: MessagesState) -> dict[str, list[AnyMessage]]:
-        last = last_ai(state["messages"])
-        if finish is None or last is None or not isinstance(last.content, str):
-            return {"messages": []}
-        text = finish(last.content, state["messages"])
-        if text == last.content:
-            return {"messages": []}
-        return {"messages": [last.model_copy(update={"content": text})]}  # same id: replaced in place
-
     graph = StateGraph(MessagesState)
     graph.add_node("agent", agent)
     graph.add_node("tools", ToolNode(list(tools), handle_tool_errors=True))
-    graph.add_node("finish", finish_node)
+    graph.add_node("finish", finish_node(finish))
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", route, ["tools", "finish"])
     graph.add_edge("tools", "agent")

@@ -48,6 +48,7 @@ __all__ = [
     "make_search_backend",
     "make_search_tool",
     "parse_sources",
+    "search_tool_from_options",
     "turn_sources",
     "with_sources",
 ]
@@ -302,6 +303,12 @@ def make_search_backend(
         return TavilySearch(key, url=str(options.get("url", TAVILY_URL)), transport=transport)
     folder = Path(str(options.get("docs_dir", DEFAULT_DOCS_DIR)))
     return LocalSearch(folder)
+
+
+def search_tool_from_options(options: Mapping[str, Any] | None) -> BaseTool:
+    """The ``web_search`` tool the agent's ``tools.web_search`` options ask for."""
+    options = options or {}
+    return make_search_tool(make_search_backend(options), max_results=int(options.get("max_results", 4)))
 
 
 # --- citations ---------------------------------------------------------------------

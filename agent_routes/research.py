@@ -23,7 +23,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agent_routes._context import AgentContext
 from agent_routes._react import react_graph, unknown_tools
-from agent_routes._search import make_search_backend, make_search_tool, turn_sources, with_sources
+from agent_routes._search import search_tool_from_options, turn_sources, with_sources
 
 __all__ = ["SYSTEM_PROMPT", "build", "cite"]
 
@@ -44,8 +44,7 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The research graph: agent -> web_search ... -> finish (appends sources)."""
     settings = ctx.tool_settings()
     unknown_tools(list(settings), ["web_search"], ctx.name)
-    options = settings.get("web_search") or {}
-    search = make_search_tool(make_search_backend(options), max_results=int(options.get("max_results", 4)))
+    search = search_tool_from_options(settings.get("web_search"))
     return react_graph(
         model=ctx.chat_model(answer=True),
         tools=[search],

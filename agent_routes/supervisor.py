@@ -38,7 +38,7 @@ that is governed and billed like any other; list it in ``agents:``)::
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
@@ -50,14 +50,8 @@ from langgraph.types import Send
 
 from agent_routes import research
 from agent_routes._context import AgentContext, emit_step
-from agent_routes._react import last_ai, react_graph, recent, unknown_tools
-from agent_routes._search import (
-    make_search_backend,
-    make_search_tool,
-    parse_sources,
-    turn_sources,
-    with_sources,
-)
+from agent_routes._react import finish_node, last_ai, react_graph, recent, unknown_tools
+from agent_routes._search import parse_sources, search_tool_from_options, turn_sources
 
 __all__ = ["HANDOFF_PREFIX", "SYSTEM_PROMPT", "WORKERS", "build"]
 
@@ -115,18 +109,16 @@ def _worker_of(call: ToolCall) -> str | None:
     return name if call["name"].startswith(HANDOFF_PREFIX) and name in WORKERS else None
 
 
-def _compose(answer: str, messages: Sequence[AnyMessage]) -> str:
-    return with_sources(answer, turn_sources(messages))
+def _with_notes(task: str, notes: str) -> str:
+    """A worker's prompt: the task, then the notes it was handed (if any)."""
+    return f"{task}\n\nNotes:\n{notes}" if notes else task
 
 
 def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The supervisor graph: supervisor -> researcher | writer (via Send) -> supervisor -> finish."""
     settings = ctx.tool_settings()
     unknown_tools(list(settings), ["web_search", *WORKERS], ctx.name)
-    search_opts = settings.get("web_search") or {}
-    search = make_search_tool(
-        make_search_backend(search_opts), max_results=int(search_opts.get("max_results", 4))
-    )
+    search = search_tool_from_options(settings.get("web_search"))
 
     workers = {name: _make_worker(ctx, name, settings.get(name) or {}, search) for name in WORKERS}
     supervisor_model = ctx.chat_model(answer=True).bind_tools(_HANDOFF_TOOLS)
@@ -167,19 +159,12 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
 
         return run
 
-    def finish(state: MessagesState) -> dict[str, list[AnyMessage]]:
-        last = last_ai(state["messages"])
-        if last is None or not isinstance(last.content, str):
-            return {"messages": []}
-        text = _compose(last.content, state["messages"])
-        return {"messages": [last.model_copy(update={"content": text})] if text != last.content else []}
-
     graph = StateGraph(MessagesState)
     graph.add_node("supervisor", supervisor)
     # Workers get a Send payload ({"call": ToolCall}), not the graph state.
     for name in WORKERS:
         graph.add_node(name, worker_node(name))
-    graph.add_node("finish", finish)
+    graph.add_node("finish", finish_node(research.cite))
     graph.add_edge(START, "supervisor")
     graph.add_conditional_edges("supervisor", route, ["researcher", "writer", "supervisor", "finish"])
     graph.add_edge("researcher", "supervisor")
@@ -201,8 +186,7 @@ def _make_worker(ctx: AgentContext, name: str, options: Mapping[str, Any], searc
         remote = ctx.chat_model(model=str(options["agent"]))  # a nested agent run through the gateway
 
         async def delegate(task: str, notes: str, config: RunnableConfig) -> Any:
-            prompt = f"{task}\n\nNotes:\n{notes}" if notes else task
-            reply = await remote.ainvoke([HumanMessage(prompt)], config)
+            reply = await remote.ainvoke([HumanMessage(_with_notes(task, notes))], config)
             answer = reply if isinstance(reply, AIMessage) else None
             return answer, parse_sources(answer.text) if answer is not None else []
 
@@ -230,8 +214,9 @@ def _make_worker(ctx: AgentContext, name: str, options: Mapping[str, Any], searc
         return investigate
 
     async def write(task: str, notes: str, config: RunnableConfig) -> Any:
-        prompt = f"{task}\n\nNotes:\n{notes}" if notes else task
-        reply = await model.ainvoke([SystemMessage(WRITER_PROMPT), HumanMessage(prompt)], config)
+        reply = await model.ainvoke(
+            [SystemMessage(WRITER_PROMPT), HumanMessage(_with_notes(task, notes))], config
+        )
         return (reply if isinstance(reply, AIMessage) else None), []
 
     return write
