@@ -88,6 +88,8 @@ class Authenticator:
         self._master = master_key
         self._master_hash = hash_key(master_key)
         self._model_names = model_names
+        self._names: tuple[str, ...] | None = None  # model_names(), read once: the config is fixed in-process
+        self._models_memo: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._ttl = cache_ttl_s
         self._user_budget = user_budget
         self._clock = clock
@@ -180,10 +182,27 @@ class Authenticator:
 
     # --- LiteLLM ---------------------------------------------------------------------
 
+    def _allowed_models(self, ident: Identity) -> list[str]:
+        """``ident.allowed_model_names`` over the configured models, memoised.
+
+        The answer depends only on the key's, team's and run's model lists (the model
+        names come from the config, which does not change in-process), so it is computed
+        once per distinct combination instead of per request.
+        """
+        if self._names is None:
+            self._names = tuple(self._model_names())
+        run_models = None if ident.run is None else tuple(ident.run.allowed_models)
+        memo_key = (tuple(ident.key_models), tuple(ident.team_models), run_models)
+        hit = self._models_memo.get(memo_key)
+        if hit is None:
+            hit = tuple(ident.allowed_model_names(self._names))
+            if len(self._models_memo) > 10_000:
+                self._models_memo.clear()
+            self._models_memo[memo_key] = hit
+        return list(hit)
+
     def to_user_api_key_auth(self, ident: Identity) -> UserAPIKeyAuth:
-        models = (
-            [] if ident.is_admin and ident.run is None else ident.allowed_model_names(self._model_names())
-        )
+        models = [] if ident.is_admin and ident.run is None else self._allowed_models(ident)
         return UserAPIKeyAuth(
             api_key=ident.key_hash,
             key_alias=ident.key_alias,
