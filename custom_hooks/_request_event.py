@@ -21,7 +21,13 @@ import openai
 from fastapi import HTTPException
 from litellm.proxy._types import ProxyException
 
-__all__ = ["RequestEvent", "classify_exception", "event_from_logging_kwargs", "gateway_metadata"]
+__all__ = [
+    "RequestEvent",
+    "classify_exception",
+    "event_from_logging_kwargs",
+    "gateway_identity_from_metadata",
+    "gateway_metadata",
+]
 
 _STATUS_REASONS = {
     401: "invalid_api_key",
@@ -63,6 +69,25 @@ def gateway_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(gw, dict):
             return gw
     return {}
+
+
+def gateway_identity_from_metadata(md: Mapping[str, Any]) -> dict[str, Any]:
+    """``gateway_identity`` as custom auth returned it, from a logging payload's metadata."""
+    for name in ("user_api_key_metadata", "user_api_key_auth_metadata"):
+        meta = md.get(name)
+        if isinstance(meta, dict) and isinstance(meta.get("gateway_identity"), dict):
+            return meta["gateway_identity"]  # type: ignore[no-any-return]
+    auth = md.get("user_api_key_auth")
+    meta = getattr(auth, "metadata", None)
+    if isinstance(meta, dict) and isinstance(meta.get("gateway_identity"), dict):
+        return meta["gateway_identity"]  # type: ignore[no-any-return]
+    return {}
+
+
+def _run_id(raw_md: Mapping[str, Any]) -> str | None:
+    """The run id of an agent's inner call (from the run token's identity)."""
+    run = gateway_identity_from_metadata(raw_md).get("run")
+    return str(run["run_id"]) if isinstance(run, dict) and run.get("run_id") else None
 
 
 def _code_from_detail(detail: Any) -> str | None:
@@ -131,6 +156,8 @@ class RequestEvent:
     guardrails: list[dict[str, Any]] = field(default_factory=list)
     budget: dict[str, Any] | None = None
     agent_run: dict[str, Any] | None = None
+    run_id: str | None = None  # the agent run an inner call belongs to (from its run token)
+    fallback: bool = False  # LiteLLM served this call from a fallback model group
     messages: Any = None
     response: Any = None
 
@@ -198,6 +225,8 @@ def event_from_logging_kwargs(kwargs: Mapping[str, Any], status: str) -> Request
         guardrails=[g for g in guardrails if isinstance(g, dict)] if isinstance(guardrails, list) else [],
         budget=_dict(gw.get("budget")) or None,
         agent_run=_dict(gw.get("agent_run")) or None,
+        run_id=_run_id(raw_md),
+        fallback=bool(raw_md.get("attempted_fallbacks")),
         messages=slo.get("messages"),
         response=slo.get("response"),
     )

@@ -74,33 +74,11 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 1)
 
 
-def _run_id(kwargs: dict[str, Any]) -> str | None:
-    """The run id of an agent's inner call (from the run token's identity)."""
-    params = kwargs.get("litellm_params") or {}
-    md = params.get("metadata") or params.get("litellm_metadata") or {}
-    ident = (md.get("user_api_key_metadata") or {}).get("gateway_identity") or {}
-    run = ident.get("run") if isinstance(ident, dict) else None
-    return str(run["run_id"]) if isinstance(run, dict) and run.get("run_id") else None
-
-
 def _decision(g: dict[str, Any]) -> dict[str, Any]:
     return {k: g[k] for k in ("guardrail", "entity", "action", "count", "phase") if g.get(k) is not None}
 
 
-def _fallback(kwargs: dict[str, Any]) -> bool:
-    """True when LiteLLM served this call from a fallback model group."""
-    params = kwargs.get("litellm_params") or {}
-    md = params.get("metadata") or params.get("litellm_metadata") or {}
-    return bool(md.get("attempted_fallbacks"))
-
-
-def log_line(
-    event: RequestEvent,
-    *,
-    include_content: bool = False,
-    run_id: str | None = None,
-    fallback: bool = False,
-) -> dict[str, Any]:
+def log_line(event: RequestEvent, *, include_content: bool = False) -> dict[str, Any]:
     """The JSON object logged for one request (None fields dropped)."""
     status = "success" if event.status == "success" else ("rejected" if event.rejected else "error")
     agent = event.agent_run or {}
@@ -128,9 +106,9 @@ def log_line(
         "cost_usd": event.cost_usd if charged else None,
         "prompt_tokens": event.prompt_tokens if charged else None,
         "completion_tokens": event.completion_tokens if charged else None,
-        "fallback": True if fallback else None,
+        "fallback": True if event.fallback else None,
         "agent": agent.get("agent"),
-        "agent_run_id": agent.get("run_id") or run_id,
+        "agent_run_id": agent.get("run_id") or event.run_id,
         "agent_outcome": agent.get("outcome"),
         "routing": event.routing,
         "guardrails": [_decision(g) for g in event.guardrails if g.get("action") != "allowed"] or None,
@@ -174,12 +152,7 @@ class RequestLog(CustomLogger):
             if not isinstance(kwargs, dict):
                 return
             event = event_from_logging_kwargs(kwargs, status)
-            line = log_line(
-                event,
-                include_content=self.config.include_content,
-                run_id=_run_id(kwargs),
-                fallback=_fallback(kwargs),
-            )
+            line = log_line(event, include_content=self.config.include_content)
             self._emit(line)
         except Exception:  # logging must never break a response
             log.exception("writing the request log failed")

@@ -32,6 +32,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import ProxyException
 
 from custom_hooks import _ledger
+from custom_hooks._request_event import gateway_identity_from_metadata
 
 __all__ = ["SpendLedger", "gateway_identity_from_metadata", "ledger_row"]
 
@@ -47,19 +48,6 @@ def _utc(value: Any) -> datetime:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(float(value), UTC)
     return datetime.now(UTC)
-
-
-def gateway_identity_from_metadata(md: dict[str, Any]) -> dict[str, Any]:
-    """``gateway_identity`` as custom auth returned it, from a logging payload's metadata."""
-    for name in ("user_api_key_metadata", "user_api_key_auth_metadata"):
-        meta = md.get(name)
-        if isinstance(meta, dict) and isinstance(meta.get("gateway_identity"), dict):
-            return meta["gateway_identity"]  # type: ignore[no-any-return]
-    auth = md.get("user_api_key_auth")
-    meta = getattr(auth, "metadata", None)
-    if isinstance(meta, dict) and isinstance(meta.get("gateway_identity"), dict):
-        return meta["gateway_identity"]  # type: ignore[no-any-return]
-    return {}
 
 
 def _requested_model(gw: dict[str, Any], kwargs: dict[str, Any], slo: dict[str, Any]) -> Any:
