@@ -37,6 +37,25 @@ def _agent_run_of(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return run if isinstance(run, Mapping) else None
 
 
+# (config, its agent model names): the config object current_config() returned last time.
+_agent_models_of: tuple[object, Mapping[str, str]] | None = None
+
+
+def _current_agent_models() -> Mapping[str, str]:
+    """model name -> agent for the running config, computed once per loaded config."""
+    global _agent_models_of
+    from agent_routes._registry import agent_model_names
+    from custom_hooks._lifecycle import current_config
+
+    config = current_config()
+    cached = _agent_models_of
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    names = agent_model_names(config.model_list)
+    _agent_models_of = (config, names)
+    return names
+
+
 def is_agent_request(data: Mapping[str, Any], agent_models: Mapping[str, str] | None = None) -> bool:
     """Whether ``data`` (a proxy request) asked for an agent model.
 
@@ -50,11 +69,8 @@ def is_agent_request(data: Mapping[str, Any], agent_models: Mapping[str, str] | 
     if not isinstance(model, str) or not model:
         return False
     if agent_models is None:
-        from agent_routes._registry import agent_model_names
-        from custom_hooks._lifecycle import current_config
-
         try:
-            agent_models = agent_model_names(current_config().model_list)
+            agent_models = _current_agent_models()
         except Exception:  # no config in this process: nothing is an agent
             return False
     return model in agent_models

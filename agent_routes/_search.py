@@ -163,7 +163,8 @@ def folder_index(folder: Path) -> Bm25Index:
     Graphs are built once per run, so this keeps re-reading and re-tokenising the folder
     off every run.
     """
-    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.md")))
+    stats = ((p.name, p.stat()) for p in sorted(folder.glob("*.md")))  # one stat per file
+    stamp = tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)
     return _folder_index(folder.resolve(), stamp)
 
 
