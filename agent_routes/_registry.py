@@ -161,10 +161,6 @@ def registry_problems(
             )
 
 
-def spec_for(name: str, agents: AgentsConfig | None = None) -> AgentSpec | None:
-    return (agents or agents_config()).registry.get(name)
-
-
 async def pending_approvals_by_agent(
     store: ThreadStore | None = None, agents: AgentsConfig | None = None
 ) -> dict[str, int]:
