@@ -71,10 +71,10 @@ class Outbox:
             return entry
 
 
-def outbox_path(options: Mapping[str, Any] | None = None) -> Path:
+def outbox_path(outbox: str | None = None) -> Path:
     """Where the outbox lives: the ``outbox`` option, else ``<data_dir>/agent_outbox.jsonl``."""
-    if options and options.get("outbox"):
-        return Path(str(options["outbox"]))
+    if outbox:
+        return Path(outbox)
     from custom_hooks._settings import get_settings
 
     return get_settings().data_dir.resolve() / OUTBOX_FILE  # created on the first write, not here

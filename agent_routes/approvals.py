@@ -44,9 +44,7 @@ def build(ctx: AgentContext) -> CompiledStateGraph[Any, Any, Any, Any]:
     unknown_tools(list(settings), list(ACTIONS), ctx.name)
     names = [n for n in ACTIONS if n in settings] or list(ACTIONS)
     outbox = next((str(o["outbox"]) for o in settings.values() if o and o.get("outbox")), None)
-    tools = make_action_tools(
-        names, Outbox(outbox_path({"outbox": outbox})), needs_approval=ctx.needs_approval
-    )
+    tools = make_action_tools(names, Outbox(outbox_path(outbox)), needs_approval=ctx.needs_approval)
     return react_graph(
         model=ctx.chat_model(answer=True),
         tools=tools,
