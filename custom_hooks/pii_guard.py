@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -33,25 +33,17 @@ from custom_hooks._guardrail_config import PiiOptions, guardrails_config, in_pro
 from custom_hooks._guardrail_core import (
     VAULT,
     VAULT_KEY,
+    Finding,
     Masker,
     Span,
-    apply_spans,
-    blocked,
     record,
-    request_slots,
-    response_slots,
 )
+from custom_hooks._guardrail_masking import Counts, mask_request, mask_response, mask_stream
 from custom_hooks._pii import LABELS, PiiDetector
-from custom_hooks._stream_masker import StreamMasker, mask_chunks
 
 __all__ = ["PiiGuard"]
 
 _PLACEHOLDER = re.compile(r"\[(?:" + "|".join(LABELS.values()) + r")_\d{1,5}\]")
-
-
-def _count(spans: Iterable[Span], counts: Counter[tuple[str | None, str]]) -> None:
-    for s in spans:
-        counts[(s.entity, "restored" if s.entity == "placeholder" else "masked")] += 1
 
 
 class PiiGuard(CustomGuardrail):
@@ -104,30 +96,21 @@ class PiiGuard(CustomGuardrail):
             # to its tools (an email tool would mail "[EMAIL_1]"); its LLM calls are masked.
             record(data, name, {}, (time.perf_counter() - t0) * 1000)
             return data
-        actions = self.options.entities
         masker = Masker()
-        counts: Counter[tuple[str | None, str]] = Counter()
-        for slot in request_slots(data):
-            findings = detector.scan(slot.text)
-            if not findings:
-                continue
-            spans: list[Span] = []
-            for f in findings:
-                if actions.get(f.entity) == "block":  # type: ignore[call-overload]
-                    counts[(f.entity, "blocked")] += 1
-                    record(data, name, counts, (time.perf_counter() - t0) * 1000)
-                    raise blocked(
-                        name,
-                        f.entity,
-                        f"the request contains personal data of a type this gateway does not send upstream"
-                        f" ({slot.role} message)",
-                        "Remove it from the prompt and retry.",
-                    )
-                spans.append(
-                    Span(f.start, f.end, masker.placeholder(LABELS[f.entity], slot.text[f.start : f.end]))
-                )
-                counts[(f.entity, "masked")] += 1
-            slot.set(apply_spans(slot.text, spans))
+
+        def placeholder(f: Finding, text: str) -> str:
+            return masker.placeholder(LABELS[f.entity], text[f.start : f.end])
+
+        counts = mask_request(
+            data,
+            name,
+            t0,
+            detect=detector.scan,
+            action_for=self.options.entities.get,  # type: ignore[arg-type]
+            replace=placeholder,
+            what="the request contains personal data of a type this gateway does not send upstream",
+            hint="Remove it from the prompt and retry.",
+        )
         if masker.vault and self.options.reversible:
             vault_id = VAULT.put(masker.vault, data.get("litellm_call_id"))
             if not isinstance(data.get("metadata"), dict):
@@ -178,14 +161,11 @@ class PiiGuard(CustomGuardrail):
     async def async_post_call_success_hook(
         self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, response: Any
     ) -> Any:
-        counts: Counter[tuple[str | None, str]] = Counter()
+        counts: Counts = Counter()
         timer = [0.0]
         scanners = self._output_scanners(data, timer)
         if scanners is not None:
-            for slot in response_slots(response):
-                spans = scanners[slot.kind == "arguments"](slot.text)
-                _count(spans, counts)
-                slot.set(apply_spans(slot.text, spans))
+            mask_response(response, *scanners, counts)
         VAULT.drop((data.get("metadata") or {}).get(VAULT_KEY))
         record(data, self.guardrail_name or "pii_guard", counts, timer[0] * 1000, "output")
         return response
@@ -193,7 +173,7 @@ class PiiGuard(CustomGuardrail):
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: UserAPIKeyAuth, response: AsyncIterator[Any], request_data: dict[str, Any]
     ) -> AsyncGenerator[Any, None]:
-        counts: Counter[tuple[str | None, str]] = Counter()
+        counts: Counts = Counter()
         timer = [0.0]
         scanners = self._output_scanners(request_data, timer)
         if scanners is None:
@@ -201,15 +181,7 @@ class PiiGuard(CustomGuardrail):
                 yield chunk
             return
         holdback = self._holdback or guardrails_config().stream_holdback_chars
-
-        def on_apply(s: Span) -> None:
-            _count((s,), counts)
-
-        async for chunk in mask_chunks(
-            response,
-            lambda: StreamMasker(scanners[0], holdback, on_apply),
-            lambda: StreamMasker(scanners[1], holdback, on_apply),
-        ):
+        async for chunk in mask_stream(response, *scanners, holdback, counts):
             yield chunk
         VAULT.drop((request_data.get("metadata") or {}).get(VAULT_KEY))
         record(request_data, self.guardrail_name or "pii_guard", counts, timer[0] * 1000, "output")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -29,9 +29,9 @@ from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks._guardrail_config import SecretsOptions, guardrails_config
-from custom_hooks._guardrail_core import Span, apply_spans, blocked, record, request_slots, response_slots
+from custom_hooks._guardrail_core import Finding, Span, record
+from custom_hooks._guardrail_masking import Counts, mask_request, mask_response, mask_stream
 from custom_hooks._secrets_scan import ALL_SECRETS, SecretDetector
-from custom_hooks._stream_masker import StreamMasker, mask_chunks
 
 __all__ = ["SecretsGuard"]
 
@@ -40,9 +40,8 @@ def _mask(entity: str) -> str:
     return f"[REDACTED_{entity.upper()}]"
 
 
-def _count(spans: Iterable[Span], counts: Counter[tuple[str | None, str]]) -> None:
-    for s in spans:
-        counts[(s.entity, "restored" if s.entity == "placeholder" else "masked")] += 1
+def _replace(f: Finding, _text: str) -> str:
+    return _mask(f.entity)
 
 
 class SecretsGuard(CustomGuardrail):
@@ -76,32 +75,20 @@ class SecretsGuard(CustomGuardrail):
     ) -> dict[str, Any]:
         t0 = time.perf_counter()
         name = self.guardrail_name or "secrets_guard"
-        opts, detector = self.options, self.detector()
-        counts: Counter[tuple[str | None, str]] = Counter()
-        for slot in request_slots(data):
-            findings = detector.scan(slot.text)
-            if not findings:
-                continue
-            spans: list[Span] = []
-            for f in findings:
-                if opts.action_for(f.entity) == "block":
-                    counts[(f.entity, "blocked")] += 1
-                    record(data, name, counts, (time.perf_counter() - t0) * 1000)
-                    raise blocked(
-                        name,
-                        f.entity,
-                        f"the request contains a credential ({slot.role} message)",
-                        "Remove it from the prompt, rotate it if it was real, and retry.",
-                    )
-                spans.append(Span(f.start, f.end, _mask(f.entity)))
-                counts[(f.entity, "masked")] += 1
-            slot.set(apply_spans(slot.text, spans))
+        counts = mask_request(
+            data,
+            name,
+            t0,
+            detect=self.detector().scan,
+            action_for=self.options.action_for,
+            replace=_replace,
+            what="the request contains a credential",
+            hint="Remove it from the prompt, rotate it if it was real, and retry.",
+        )
         record(data, name, counts, (time.perf_counter() - t0) * 1000)
         return data
 
-    def _output_scan(
-        self, counts: Counter[tuple[str | None, str]], timer: list[float]
-    ) -> Callable[[str], list[Span]]:
+    def _output_scan(self, timer: list[float]) -> Callable[[str], list[Span]]:
         detector = self.detector()
 
         def scan(text: str) -> list[Span]:
@@ -119,13 +106,10 @@ class SecretsGuard(CustomGuardrail):
     ) -> Any:
         if not self.options.mask_output:
             return response
-        counts: Counter[tuple[str | None, str]] = Counter()
+        counts: Counts = Counter()
         timer = [0.0]
-        scan = self._output_scan(counts, timer)
-        for slot in response_slots(response):
-            spans = scan(slot.text)
-            _count(spans, counts)
-            slot.set(apply_spans(slot.text, spans))
+        scan = self._output_scan(timer)
+        mask_response(response, scan, scan, counts)
         record(data, self.guardrail_name or "secrets_guard", counts, timer[0] * 1000, "output")
         return response
 
@@ -136,14 +120,10 @@ class SecretsGuard(CustomGuardrail):
             async for chunk in response:
                 yield chunk
             return
-        counts: Counter[tuple[str | None, str]] = Counter()
+        counts: Counts = Counter()
         timer = [0.0]
-        scan = self._output_scan(counts, timer)
+        scan = self._output_scan(timer)
         holdback = self._holdback or guardrails_config().stream_holdback_chars
-        async for chunk in mask_chunks(
-            response,
-            lambda: StreamMasker(scan, holdback, lambda s: _count((s,), counts)),
-            lambda: StreamMasker(scan, holdback, lambda s: _count((s,), counts)),
-        ):
+        async for chunk in mask_stream(response, scan, scan, holdback, counts):
             yield chunk
         record(request_data, self.guardrail_name or "secrets_guard", counts, timer[0] * 1000, "output")
