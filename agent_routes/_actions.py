@@ -171,8 +171,8 @@ def make_action_tools(
     needs_approval: Callable[[str], bool],
     ask: Callable[..., ApprovalDecision] = request_approval,
 ) -> list[BaseTool]:
-    """The action tools named (``send_email``, ``create_record``), in that order."""
-    unknown = [n for n in names if n not in ACTIONS]
-    if unknown:
-        raise ValueError(f"unknown action tool(s) {unknown}; available: {sorted(ACTIONS)}")
+    """The action tools named (keys of :data:`ACTIONS`: ``send_email``, ``create_record``), in that order.
+
+    Names are checked against the agent's configured tools by the caller (``unknown_tools``).
+    """
     return [_make_tool(n, outbox, needs_approval(n), ask) for n in names]
