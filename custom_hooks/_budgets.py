@@ -44,6 +44,7 @@ from litellm.proxy._types import UserAPIKeyAuth
 from custom_hooks import _lifecycle
 from custom_hooks._errors import BudgetExceeded, GatewayError, ServiceUnavailable, to_proxy_exception
 from custom_hooks._governance_config import FailurePolicy, SpendSettings
+from custom_hooks._request_meta import gateway_metadata, identity_of
 from custom_hooks._windows import InProcessCounters, RedisCounters, Window, WindowCounters, window_for
 
 __all__ = [
@@ -305,24 +306,6 @@ def set_budget_service(service: BudgetService | None) -> None:
     _service = service
 
 
-def _gw(data: dict[str, Any]) -> dict[str, Any]:
-    md = data.get("metadata")
-    if not isinstance(md, dict):
-        md = data.get("litellm_metadata") if isinstance(data.get("litellm_metadata"), dict) else None
-    if md is None:
-        md = data.setdefault("metadata", {})
-    gw = md.get("gateway")
-    if not isinstance(gw, dict):
-        gw = md["gateway"] = {}
-    return gw
-
-
-def _identity(user_api_key_dict: UserAPIKeyAuth | None) -> dict[str, Any]:
-    meta = getattr(user_api_key_dict, "metadata", None) or {}
-    ident = meta.get("gateway_identity") if isinstance(meta, dict) else None
-    return ident if isinstance(ident, dict) else {}
-
-
 def _budget_md(md: Mapping[str, Any] | None) -> dict[str, Any]:
     gw = (md or {}).get("gateway") or {}
     b = gw.get("budget") if isinstance(gw, dict) else None
@@ -352,11 +335,11 @@ class BudgetGuard(CustomLogger):
         svc = self.service
         if svc is None or not svc.settings.enforce_budgets:
             return data
-        ident = _identity(user_api_key_dict)
+        ident = identity_of(user_api_key_dict)
         budgets = [b for b in ident.get("budgets") or [] if b.get("max_budget") is not None]
         if not budgets:
             return data
-        gw = _gw(data)
+        gw = gateway_metadata(data)
         agent = self._is_agent(data.get("model"))
         amount = 0.0 if agent else estimate_cost(data, call_type, gw, svc.settings.default_output_tokens)
         labels = {"key": ident.get("key_alias") or "", "team": ident.get("team_id") or "", "user": ""}

@@ -42,6 +42,7 @@ from custom_hooks._pricing import (
     request_kind,
     request_shape,
 )
+from custom_hooks._request_meta import gateway_metadata, identity_of, request_metadata
 from custom_hooks._routing_config import RoutingConfig
 from custom_hooks._routing_policy import BudgetState, Decision, IdentityFacts, RequestFacts, decide
 
@@ -75,28 +76,6 @@ def format_cost(value: float) -> str:
     """USD as a plain decimal string for headers (``0.00012``)."""
     text = f"{value:.10f}".rstrip("0").rstrip(".")
     return text or "0"
-
-
-def _metadata_of(data: dict[str, Any]) -> dict[str, Any]:
-    for name in ("metadata", "litellm_metadata"):
-        md = data.get(name)
-        if isinstance(md, dict):
-            return md
-    md = data["metadata"] = {}
-    return md
-
-
-def _gateway_md(data: dict[str, Any]) -> dict[str, Any]:
-    md = _metadata_of(data)
-    gw = md.get("gateway")
-    if not isinstance(gw, dict):
-        gw = md["gateway"] = {}
-    return gw
-
-
-def _identity_of(user: UserAPIKeyAuth) -> dict[str, Any]:
-    ident = (user.metadata or {}).get("gateway_identity")
-    return ident if isinstance(ident, dict) else {}
 
 
 async def remaining_from_budget_service(
@@ -180,14 +159,14 @@ class CostRouter(CustomLogger):
         if not isinstance(model, str) or not model:
             return data
         cfg, catalog = self._policy()
+        ident = identity_of(user_api_key_dict)
         if not cfg.enabled:
-            self._apply_cache_controls(data, model, cfg, catalog, user_api_key_dict)
+            self._apply_cache_controls(data, model, cfg, catalog, user_api_key_dict, ident)
             return data
         kind = request_kind(str(call_type), data)
         if kind == "other":
             return data
 
-        ident = _identity_of(user_api_key_dict)
         spec = catalog.get(model)
         if spec is not None and spec.is_agent:
             shape = RequestShape(kind=kind, prompt_tokens=0)  # agents use a fixed estimate
@@ -200,7 +179,7 @@ class CostRouter(CustomLogger):
                 shape = request_shape(data, kind, tokenizer, approx=cfg.token_counting == "approx")
             except (ValueError, TypeError, KeyError, AttributeError):  # content the counter can't read
                 shape = request_shape(data, kind, tokenizer, approx=True)
-        md = _metadata_of(data)
+        md = request_metadata(data)
         strict = str(md.get("routing") or "").strip().lower() == "strict"
         facts = IdentityFacts(
             team_id=ident.get("team_id") or user_api_key_dict.team_id,
@@ -210,7 +189,7 @@ class CostRouter(CustomLogger):
             budgets=await self._budget_states(cfg, user_api_key_dict, ident),
         )
         decision = decide(RequestFacts(model=model, shape=shape, strict=strict), facts, cfg, catalog)
-        _gateway_md(data)["routing"] = {
+        gateway_metadata(data)["routing"] = {
             "requested_model": decision.requested_model,
             "served_model": decision.model,
             "reason": decision.reason,
@@ -220,7 +199,7 @@ class CostRouter(CustomLogger):
             raise to_proxy_exception(self._error(decision))
         if decision.action == "reroute":
             data["model"] = decision.model
-        self._apply_cache_controls(data, decision.model, cfg, catalog, user_api_key_dict)
+        self._apply_cache_controls(data, decision.model, cfg, catalog, user_api_key_dict, ident)
         return data
 
     @staticmethod
@@ -235,10 +214,14 @@ class CostRouter(CustomLogger):
 
     @staticmethod
     def _apply_cache_controls(
-        data: dict[str, Any], served: str, cfg: RoutingConfig, catalog: ModelCatalog, user: UserAPIKeyAuth
+        data: dict[str, Any],
+        served: str,
+        cfg: RoutingConfig,
+        catalog: ModelCatalog,
+        user: UserAPIKeyAuth,
+        ident: Mapping[str, Any],
     ) -> None:
         spec = catalog.get(served)
-        ident = _identity_of(user)
         if (spec is not None and spec.is_agent) or ident.get("run"):
             # An agent run, and every call made inside one, is never served from (or stored in)
             # the cache: a run replayed from cached steps would not be a run.
@@ -265,7 +248,7 @@ class CostRouter(CustomLogger):
         litellm_call_info: dict[str, Any] | None = None,
     ) -> dict[str, str] | None:
         """The routing decision and the cost, as response headers (streaming: no actual cost)."""
-        gw = _metadata_of(data).get("gateway")
+        gw = request_metadata(data).get("gateway")
         routing = gw.get("routing") if isinstance(gw, dict) else None
         if not isinstance(routing, dict):
             return None

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from custom_hooks._errors import GatewayProxyException, GuardrailBlocked, to_proxy_exception
+from custom_hooks._request_meta import gateway_metadata, identity_of  # re-exported: one definition
 
 __all__ = [
     "VAULT",
@@ -246,29 +247,6 @@ class VaultStore:
 
 
 VAULT = VaultStore()
-
-
-def gateway_metadata(data: dict[str, Any]) -> dict[str, Any]:
-    """``data["metadata"]["gateway"]``, created if missing."""
-    meta = data.get("metadata")
-    if not isinstance(meta, dict):
-        meta = {}
-        data["metadata"] = meta
-    gw = meta.get("gateway")
-    if not isinstance(gw, dict):
-        gw = {}
-        meta["gateway"] = gw
-    return gw
-
-
-def identity_of(user_api_key_dict: Any) -> dict[str, Any]:
-    """The caller's ``gateway_identity`` (empty when custom auth set none, e.g. admin)."""
-    meta = getattr(user_api_key_dict, "metadata", None) or {}
-    ident = meta.get("gateway_identity") if isinstance(meta, dict) else None
-    if isinstance(ident, dict):
-        return ident
-    team = getattr(user_api_key_dict, "team_id", None)
-    return {"team_id": team} if team else {}
 
 
 def record(

@@ -23,6 +23,7 @@ from litellm.proxy._types import UserAPIKeyAuth
 
 from custom_hooks._metrics import GatewayMetrics, get_metrics
 from custom_hooks._request_event import RequestEvent, classify_exception, event_from_logging_kwargs
+from custom_hooks._request_meta import gateway_metadata
 
 __all__ = ["Metrics", "record_event"]
 
@@ -143,15 +144,6 @@ def _record_agent_run(m: GatewayMetrics, run: Mapping[str, Any]) -> None:
                     hist.observe(float(seconds))
 
 
-def _metadata_of(data: dict[str, Any]) -> dict[str, Any]:
-    for name in ("metadata", "litellm_metadata"):
-        md = data.get(name)
-        if isinstance(md, dict):
-            return md
-    md = data["metadata"] = {}
-    return md
-
-
 class Metrics(CustomLogger):
     """Feeds the gateway's Prometheus metrics from LiteLLM's hook and logging events.
 
@@ -175,9 +167,7 @@ class Metrics(CustomLogger):
         """Stamp the request id into ``metadata["gateway"]`` so the ledger row carries it."""
         call_id = data.get("litellm_call_id")
         if call_id:
-            gw = _metadata_of(data).setdefault("gateway", {})
-            if isinstance(gw, dict):
-                gw.setdefault("request_id", str(call_id))
+            gateway_metadata(data).setdefault("request_id", str(call_id))
         return data
 
     async def async_log_success_event(

@@ -32,8 +32,9 @@ from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks._guardrail_config import LimitsOptions, guardrails_config
-from custom_hooks._guardrail_core import blocked, identity_of, record, request_slots
+from custom_hooks._guardrail_core import blocked, record, request_slots
 from custom_hooks._pricing import counting_tokenizer, process_catalog
+from custom_hooks._request_meta import identity_of
 
 __all__ = ["RequestLimits"]
 

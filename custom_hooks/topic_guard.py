@@ -26,7 +26,8 @@ from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks._guardrail_config import TopicOptions, guardrails_config
-from custom_hooks._guardrail_core import blocked, identity_of, record, request_slots
+from custom_hooks._guardrail_core import blocked, record, request_slots
+from custom_hooks._request_meta import identity_of
 from custom_hooks._topics import TopicMatcher
 
 __all__ = ["TopicGuard"]
@@ -62,7 +63,9 @@ class TopicGuard(CustomGuardrail):
     def check(self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth) -> None:
         t0 = time.perf_counter()
         name = self.guardrail_name or "topic_guard"
-        matcher = self.matcher(identity_of(user_api_key_dict).get("team_id"))
+        ident = identity_of(user_api_key_dict)
+        # without a gateway identity (e.g. the master key), LiteLLM's own team id
+        matcher = self.matcher(ident.get("team_id") if ident else user_api_key_dict.team_id)
         roles = set(self.options.roles)
         if matcher:
             for slot in request_slots(data):
