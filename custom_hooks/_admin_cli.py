@@ -88,13 +88,9 @@ def add_parsers(sub: Any) -> None:
 
 
 def _master_key(settings: GatewaySettings) -> str:
-    if settings.master_key is not None:
-        return settings.master_key.get_secret_value()
-    if os.environ.get("LITELLM_MASTER_KEY"):
-        return os.environ["LITELLM_MASTER_KEY"]
-    path = settings.data_dir / "master.key"
-    if path.exists():
-        return path.read_text().strip()
+    key = settings.existing_master_key()
+    if key is not None:
+        return key
     raise SystemExit("No admin key: set GATEWAY_MASTER_KEY (or run where <data_dir>/master.key exists).")
 
 

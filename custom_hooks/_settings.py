@@ -77,16 +77,25 @@ class GatewaySettings(BaseSettings):
     def master_key_path(self) -> Path:
         return self.resolved_data_dir() / "master.key"
 
-    def resolved_master_key(self) -> str:
-        """The admin key: from the environment, else the one generated on first start."""
+    def existing_master_key(self) -> str | None:
+        """The admin key if there is one already: GATEWAY_MASTER_KEY, LITELLM_MASTER_KEY, else
+        ``<data_dir>/master.key``. Never creates a directory or a key (the admin CLI uses this)."""
         if self.master_key is not None:
             return self.master_key.get_secret_value()
         env = os.environ.get("LITELLM_MASTER_KEY")
         if env:
             return env
-        path = self.master_key_path()
+        path = self.data_dir / "master.key"
         if path.exists():
             return path.read_text().strip()
+        return None
+
+    def resolved_master_key(self) -> str:
+        """The admin key: from the environment, else the one generated on first start."""
+        existing = self.existing_master_key()
+        if existing is not None:
+            return existing
+        path = self.master_key_path()
         key = "sk-admin-" + secrets.token_urlsafe(24)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
