@@ -16,21 +16,22 @@ __all__ = ["FILTERS", "GROUP_BYS", "SpendReport", "spend_report_query"]
 _L = s.ledger.c
 _MODEL = sa.func.coalesce(_L.served_model, _L.requested_model)
 
-# group name -> (columns selected as the group, the label of its main column)
-GROUP_BYS: dict[str, list[sa.ColumnElement[Any]]] = {
-    "key": [_L.key_hash.label("key_hash"), sa.func.max(_L.key_alias).label("key_alias")],
-    "team": [_L.team_id.label("team_id")],
-    "user": [_L.user_id.label("user_id")],
-    "model": [_MODEL.label("model")],
-    # The PostgreSQL session runs in UTC (see _store.create_engine), SQLite stores UTC.
-    "day": [sa.func.date(_L.created_at).label("day")],
-}
+# group name -> the expression its rows are grouped on (named once, selected and grouped by)
 _GROUP_KEYS: dict[str, sa.ColumnElement[Any]] = {
     "key": _L.key_hash,
     "team": _L.team_id,
     "user": _L.user_id,
     "model": _MODEL,
+    # The PostgreSQL session runs in UTC (see _store.create_engine), SQLite stores UTC.
     "day": sa.func.date(_L.created_at),
+}
+# group name -> the columns selected for the group (its labelled key first)
+GROUP_BYS: dict[str, list[sa.ColumnElement[Any]]] = {
+    "key": [_GROUP_KEYS["key"].label("key_hash"), sa.func.max(_L.key_alias).label("key_alias")],
+    "team": [_GROUP_KEYS["team"].label("team_id")],
+    "user": [_GROUP_KEYS["user"].label("user_id")],
+    "model": [_GROUP_KEYS["model"].label("model")],
+    "day": [_GROUP_KEYS["day"].label("day")],
 }
 FILTERS: dict[str, sa.ColumnElement[Any]] = {
     "key_hash": _L.key_hash,
