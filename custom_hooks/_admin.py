@@ -7,12 +7,12 @@ instances within ``gateway.governance.identity.auth_cache_ttl_s``).
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from custom_hooks._admin_models import HEX64
 from custom_hooks._errors import BadRequest, NotFound
 from custom_hooks._keys import KEY_PREFIX, generate_key, hash_key
 from custom_hooks._store import GROUP_BYS, Row, Store, StoreConflict
@@ -21,8 +21,6 @@ from custom_hooks._store_reports import FILTERS
 __all__ = ["Admin"]
 
 log = logging.getLogger("gateway.admin")
-
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _conflict_param(exc: StoreConflict, default: str) -> str:
@@ -72,7 +70,7 @@ class Admin:
         if ref.startswith(KEY_PREFIX):
             row = await self.store.get_key_by_secret_hash(hash_key(ref))
             row = row if row and row.get("deleted_at") is None else None
-        elif _HEX64.match(ref):
+        elif HEX64.match(ref):
             row = await self.store.get_key_by_hash(ref)
         else:
             row = await self.store.get_key_by_alias(ref)
@@ -145,8 +143,8 @@ class Admin:
 
     async def update_team(self, team_id: str, changes: dict[str, Any]) -> Row:
         changes = {k: v for k, v in changes.items() if k != "team_id"}
-        await self.get_team(team_id)
-        row = await self.store.update_team(team_id, changes) if changes else await self.get_team(team_id)
+        team = await self.get_team(team_id)
+        row = await self.store.update_team(team_id, changes) if changes else team
         self._changed()
         if row is None:
             raise NotFound(f"No team '{team_id}'.", param="team_id")

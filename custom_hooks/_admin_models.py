@@ -21,7 +21,7 @@ __all__ = [
     "team_view",
 ]
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")  # a key hash (also how the admin API tells a hash from an alias)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 
@@ -65,6 +65,15 @@ class _Limits(_Body):
     def _model_list(cls, v: list[str] | None) -> list[str] | None:
         return _models(v)
 
+    def _set_fields(self) -> dict[str, Any]:
+        """The fields the client set, as store columns (subclasses convert theirs)."""
+        return self.model_dump(exclude_unset=True)
+
+    def to_fields(self) -> dict[str, Any]:
+        """Store columns for the fields the client set (a null ``models``/``metadata`` is left out)."""
+        data = self._set_fields()
+        return {k: v for k, v in data.items() if not (k in ("models", "metadata") and v is None)}
+
 
 class KeyCreate(_Limits):
     """``POST /gateway/keys`` (and LiteLLM-compatible ``/key/generate``)."""
@@ -85,19 +94,18 @@ class KeyCreate(_Limits):
     @field_validator("key_alias")
     @classmethod
     def _alias(cls, v: str | None) -> str | None:
-        if v is not None and (_HEX64.match(v) or v.startswith("sk-")):
+        if v is not None and (HEX64.match(v) or v.startswith("sk-")):
             raise ValueError("an alias may not look like a key or a key hash")
         return v
 
-    def to_fields(self) -> dict[str, Any]:
-        """Store columns for the fields the client set."""
-        data = self.model_dump(exclude_unset=True)
+    def _set_fields(self) -> dict[str, Any]:
+        data = super()._set_fields()
         duration = data.pop("duration", None)
         if duration:
             data["expires_at"] = datetime.now(UTC) + parse_duration(duration)
         if "user_role" in data:
             data["user_role"] = ADMIN_ROLE if data["user_role"] in ("admin", "proxy_admin") else None
-        return {k: v for k, v in data.items() if not (k in ("models", "metadata") and v is None)}
+        return data
 
 
 class KeyUpdate(KeyCreate):
@@ -116,10 +124,6 @@ class TeamCreate(_Limits):
         if v is not None and not _ID.match(v):
             raise ValueError("use letters, digits and _ . : @ - (up to 128 characters)")
         return v
-
-    def to_fields(self) -> dict[str, Any]:
-        data = self.model_dump(exclude_unset=True)
-        return {k: v for k, v in data.items() if not (k in ("models", "metadata") and v is None)}
 
 
 class TeamUpdate(TeamCreate):
