@@ -82,7 +82,7 @@ class _AgentProviderError(litellm.BadRequestError):
     """What the provider raises: LiteLLM passes its own exception types through unchanged."""
 
     def __init__(self, err: GatewayError) -> None:
-        body = {"message": err.message, "type": err.type, "code": err.code, "param": err.param}
+        body = err.body()["error"]
         super().__init__(message=err.message, model="agent", llm_provider="agent", body=body)
         self.status_code = err.status_code  # type: ignore[assignment]
         self.code = err.code

@@ -30,7 +30,8 @@ from agent_routes._errors import AgentNotFound, ThreadNotFound
 from agent_routes._registry import agents_config, build_graph
 from agent_routes._runner import Caller, RunOutcome, new_agent_run
 from agent_routes._threads import Owner, ThreadRecord, get_thread_store
-from custom_hooks._errors import BadRequest, GatewayError, PermissionDenied
+from custom_hooks._errors import BadRequest, GatewayError, PermissionDenied, error_response
+from custom_hooks._routes import mount_at_front, read_json_body
 from custom_hooks._run_tokens import get_run_tokens
 from custom_hooks._settings import get_settings
 
@@ -57,11 +58,6 @@ async def _identify(request: Request) -> _Who:
     return _Who(ident)
 
 
-def _error(err: GatewayError) -> JSONResponse:
-    body = {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
-    return JSONResponse(body, status_code=err.status_code, headers=err.headers or None)
-
-
 Handler = Callable[[Request, _Who], Awaitable[Any]]
 
 
@@ -71,7 +67,7 @@ def _route(path: str, method: str) -> Callable[[Handler], Handler]:
             try:
                 return JSONResponse(await handler(request, await _identify(request)))
             except GatewayError as err:
-                return _error(err)
+                return error_response(err)
 
         endpoint.__name__ = f"agents_{handler.__name__}"
         endpoint.__doc__ = handler.__doc__
@@ -210,10 +206,7 @@ async def delete_thread(request: Request, who: _Who) -> Any:
 async def resume_thread(request: Request, who: _Who) -> Any:
     """Answer the thread's pending approval and run the agent on; returns its answer."""
     rec = await _thread(request.path_params["thread_id"], who)
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise BadRequest("The request body is not valid JSON.") from None
+    body = await read_json_body(request)
     if not isinstance(body, Mapping) or body.get("decision") not in {"approve", "reject", "edit"}:
         raise BadRequest('Send {"decision": "approve" | "reject" | "edit", "args": {...}}.', param="decision")
     if body["decision"] == "edit" and not isinstance(body.get("args"), Mapping):
@@ -259,8 +252,4 @@ async def get_agent(request: Request, who: _Who) -> Any:
 
 def mount(app: FastAPI) -> None:
     """Add the agent routes at the FRONT of the app, ahead of LiteLLM's catch-alls."""
-    before = len(app.router.routes)
-    app.include_router(router)
-    added = app.router.routes[before:]
-    del app.router.routes[before:]
-    app.router.routes[0:0] = added
+    mount_at_front(app, router)

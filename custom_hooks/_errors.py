@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from fastapi import HTTPException
+from fastapi.responses import JSONResponse
 from litellm.proxy._types import ProxyException
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "ServiceUnavailable",
+    "error_response",
     "gateway_error_of",
     "to_client_facing",
     "to_proxy_exception",
@@ -71,6 +73,10 @@ class GatewayError(Exception):
         self.headers = dict(headers or {})
         if code is not None:
             self.code = code  # type: ignore[misc]
+
+    def body(self) -> dict[str, Any]:
+        """The OpenAI-shaped error body: ``{"error": {"message", "type", "param", "code"}}``."""
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
 class BadRequest(GatewayError):
@@ -167,6 +173,11 @@ class ClientFacingError(GatewayProxyException, HTTPException):  # type: ignore[m
         GatewayProxyException.__init__(self, err)
         self.status_code = err.status_code
         self.detail = err.message
+
+
+def error_response(err: GatewayError) -> JSONResponse:
+    """A route's response for ``err``: its status, headers and :meth:`GatewayError.body`."""
+    return JSONResponse(err.body(), status_code=err.status_code, headers=err.headers or None)
 
 
 def to_client_facing(err: GatewayError) -> ClientFacingError:

@@ -34,16 +34,13 @@ def mount(app: Any) -> None:
     """Add our outermost middlewares and the health routes (front of the route list)."""
     from custom_hooks._health import router
     from custom_hooks._request_context import RequestIdMiddleware
+    from custom_hooks._routes import mount_at_front
     from custom_hooks._scrape import MetricsEndpointMiddleware
 
     # add_middleware puts the newest outermost: request ids wrap the /metrics endpoint.
     app.add_middleware(MetricsEndpointMiddleware, refresh=refresh_gauges)
     app.add_middleware(RequestIdMiddleware, header=_request_id_header())
-    before = len(app.router.routes)
-    app.include_router(router)
-    added = app.router.routes[before:]
-    del app.router.routes[before:]
-    app.router.routes[0:0] = added
+    mount_at_front(app, router)
 
 
 def _ledger_state() -> tuple[float | None, float | None]:

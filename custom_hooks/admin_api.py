@@ -21,7 +21,6 @@ duration).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,7 +38,8 @@ from custom_hooks._admin_models import (
     team_view,
 )
 from custom_hooks._auth import get_authenticator, invalidate_cache, presented_key
-from custom_hooks._errors import BadRequest, GatewayError, PermissionDenied
+from custom_hooks._errors import BadRequest, GatewayError, PermissionDenied, error_response
+from custom_hooks._routes import mount_at_front, read_json_body
 from custom_hooks._store import get_store
 
 __all__ = ["mount", "router"]
@@ -47,21 +47,6 @@ __all__ = ["mount", "router"]
 router = APIRouter(tags=["gateway admin"])
 
 Handler = Callable[[Request, Admin], Awaitable[Any]]
-
-
-def _error(err: GatewayError) -> JSONResponse:
-    body = {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
-    return JSONResponse(body, status_code=err.status_code, headers=err.headers or None)
-
-
-async def _body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise BadRequest("The request body is not valid JSON.") from None
 
 
 async def _serve(request: Request, handler: Handler) -> JSONResponse:
@@ -72,7 +57,7 @@ async def _serve(request: Request, handler: Handler) -> JSONResponse:
             raise PermissionDenied("The admin API needs the master key or an admin key.")
         result = await handler(request, Admin(get_store(), on_change=invalidate_cache))
     except GatewayError as err:
-        return _error(err)
+        return error_response(err)
     return JSONResponse(result)
 
 
@@ -100,7 +85,7 @@ def _created(raw: str, row: dict[str, Any]) -> dict[str, Any]:
 @_route("/key/generate", "POST")
 async def create_key(request: Request, admin: Admin) -> Any:
     """Create a key; the raw key is in the response once."""
-    body = parse_body(KeyCreate, await _body(request))
+    body = parse_body(KeyCreate, await read_json_body(request))
     raw, row = await admin.create_key(body.to_fields())
     return _created(raw, row)
 
@@ -133,13 +118,13 @@ async def key_info(request: Request, admin: Admin) -> Any:
 
 @_route("/gateway/keys/{ref}", "PATCH")
 async def update_key(request: Request, admin: Admin) -> Any:
-    body = parse_body(KeyUpdate, await _body(request))
+    body = parse_body(KeyUpdate, await read_json_body(request))
     return key_view(await admin.update_key(request.path_params["ref"], body.to_fields()))
 
 
 @_route("/key/update", "POST")
 async def update_key_compat(request: Request, admin: Admin) -> Any:
-    body = await _body(request)
+    body = await read_json_body(request)
     ref = body.pop("key", None) if isinstance(body, dict) else None
     if not isinstance(ref, str) or not ref:
         raise BadRequest("Name the key to update in 'key' (key_hash or key_alias).", param="key")
@@ -165,7 +150,7 @@ async def unblock_key(request: Request, admin: Admin) -> Any:
 
 
 async def _compat_refs(request: Request) -> list[str]:
-    body = await _body(request)
+    body = await read_json_body(request)
     refs = body.get("keys") or ([body["key"]] if body.get("key") else []) if isinstance(body, dict) else []
     if not refs or not all(isinstance(r, str) for r in refs):
         raise BadRequest("Name the keys in 'keys': [key_hash or key_alias, ...].", param="keys")
@@ -199,7 +184,7 @@ async def delete_compat(request: Request, admin: Admin) -> Any:
 @_route("/gateway/teams", "POST")
 @_route("/team/new", "POST")
 async def create_team(request: Request, admin: Admin) -> Any:
-    body = parse_body(TeamCreate, await _body(request))
+    body = parse_body(TeamCreate, await read_json_body(request))
     return team_view(await admin.create_team(body.to_fields()))
 
 
@@ -215,7 +200,7 @@ async def get_team(request: Request, admin: Admin) -> Any:
 
 @_route("/gateway/teams/{team_id}", "PATCH")
 async def update_team(request: Request, admin: Admin) -> Any:
-    body = parse_body(TeamUpdate, await _body(request))
+    body = parse_body(TeamUpdate, await read_json_body(request))
     return team_view(await admin.update_team(request.path_params["team_id"], body.to_fields()))
 
 
@@ -230,8 +215,4 @@ async def spend(request: Request, admin: Admin) -> Any:
 
 def mount(app: FastAPI) -> None:
     """Add the admin routes at the FRONT of the app, ahead of LiteLLM's own and catch-alls."""
-    before = len(app.router.routes)
-    app.include_router(router)
-    added = app.router.routes[before:]
-    del app.router.routes[before:]
-    app.router.routes[0:0] = added
+    mount_at_front(app, router)
