@@ -44,7 +44,7 @@ from litellm.proxy._types import UserAPIKeyAuth
 from custom_hooks import _lifecycle
 from custom_hooks._errors import BudgetExceeded, GatewayError, ServiceUnavailable, to_proxy_exception
 from custom_hooks._governance_config import FailurePolicy, SpendSettings
-from custom_hooks._request_meta import gateway_metadata, identity_of
+from custom_hooks._request_meta import gateway_metadata, identity_of, request_metadata
 from custom_hooks._windows import InProcessCounters, RedisCounters, Window, WindowCounters, window_for
 
 __all__ = [
@@ -372,7 +372,7 @@ class BudgetGuard(CustomLogger):
         self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, response: Any
     ) -> Any:
         # Non-streaming: settle before the response leaves, so the next call sees the real cost.
-        b = _budget_md(data.get("metadata") or data.get("litellm_metadata"))
+        b = _budget_md(request_metadata(data))
         svc = self.service
         if svc is not None and b.get("reservation_id"):
             hidden = getattr(response, "_hidden_params", None) or {}
@@ -412,7 +412,7 @@ class BudgetGuard(CustomLogger):
     ) -> Any:
         svc = self.service
         if svc is not None:
-            b = _budget_md(request_data.get("metadata") or request_data.get("litellm_metadata"))
+            b = _budget_md(request_metadata(request_data))
             await svc.release(b.get("reservation_id"))
         return None
 
@@ -427,7 +427,7 @@ class BudgetGuard(CustomLogger):
         svc = self.service
         if svc is None or not svc.settings.headers:
             return None
-        b = _budget_md(data.get("metadata") or data.get("litellm_metadata"))
+        b = _budget_md(request_metadata(data))
         if b.get("limit") is None:
             return None
         return budget_headers(

@@ -40,6 +40,7 @@ from custom_hooks._guardrail_core import (
 )
 from custom_hooks._guardrail_masking import Counts, mask_request, mask_response, mask_stream
 from custom_hooks._pii import LABELS, PiiDetector
+from custom_hooks._request_meta import request_metadata
 
 __all__ = ["PiiGuard"]
 
@@ -86,9 +87,7 @@ class PiiGuard(CustomGuardrail):
     ) -> dict[str, Any]:
         t0 = time.perf_counter()
         name = self.guardrail_name or "pii_guard"
-        meta = data.get("metadata")
-        if isinstance(meta, dict):
-            meta.pop(VAULT_KEY, None)  # only this hook may set it
+        request_metadata(data).pop(VAULT_KEY, None)  # only this hook may set it
         detector = self._detector(output=False)
         in_process = self._in_process if self._in_process is not None else in_process_models()
         if detector is None or data.get("model") in in_process:
@@ -112,10 +111,7 @@ class PiiGuard(CustomGuardrail):
             hint="Remove it from the prompt and retry.",
         )
         if masker.vault and self.options.reversible:
-            vault_id = VAULT.put(masker.vault, data.get("litellm_call_id"))
-            if not isinstance(data.get("metadata"), dict):
-                data["metadata"] = {}
-            data["metadata"][VAULT_KEY] = vault_id
+            request_metadata(data)[VAULT_KEY] = VAULT.put(masker.vault, data.get("litellm_call_id"))
         record(data, name, counts, (time.perf_counter() - t0) * 1000)
         return data
 
@@ -126,9 +122,8 @@ class PiiGuard(CustomGuardrail):
         model wrote itself: tool-call arguments are what the caller's code executes (an
         agent's send_email), and masking them would break the action, not protect anyone.
         """
-        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
         vault = (
-            VAULT.get((meta or {}).get(VAULT_KEY), data.get("litellm_call_id"))
+            VAULT.get(request_metadata(data).get(VAULT_KEY), data.get("litellm_call_id"))
             if self.options.reversible
             else None
         )
@@ -166,7 +161,7 @@ class PiiGuard(CustomGuardrail):
         scanners = self._output_scanners(data, timer)
         if scanners is not None:
             mask_response(response, *scanners, counts)
-        VAULT.drop((data.get("metadata") or {}).get(VAULT_KEY))
+        VAULT.drop(request_metadata(data).get(VAULT_KEY))
         record(data, self.guardrail_name or "pii_guard", counts, timer[0] * 1000, "output")
         return response
 
@@ -183,7 +178,7 @@ class PiiGuard(CustomGuardrail):
         holdback = self._holdback or guardrails_config().stream_holdback_chars
         async for chunk in mask_stream(response, *scanners, holdback, counts):
             yield chunk
-        VAULT.drop((request_data.get("metadata") or {}).get(VAULT_KEY))
+        VAULT.drop(request_metadata(request_data).get(VAULT_KEY))
         record(request_data, self.guardrail_name or "pii_guard", counts, timer[0] * 1000, "output")
 
 
