@@ -24,6 +24,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from langchain_core.messages import convert_to_openai_messages
 
+from agent_routes._adapter import pending_interrupt
 from agent_routes._config import AgentSpec
 from agent_routes._context import AgentContext, parse_decision
 from agent_routes._errors import AgentNotFound, ThreadNotFound
@@ -140,12 +141,11 @@ async def _state(rec: ThreadRecord) -> Any:
 
 
 def _pending(snapshot: Any, thread_id: str) -> dict[str, Any] | None:
-    interrupts = list(getattr(snapshot, "interrupts", ()) or ())
-    if not interrupts:
+    pending = pending_interrupt(snapshot)
+    if pending is None:
         return None
-    first = interrupts[0]
-    value = first.value if isinstance(first.value, Mapping) else {"description": str(first.value)}
-    return {"thread_id": thread_id, "interrupt_id": first.id, **dict(value)}
+    interrupt_id, payload = pending
+    return {"thread_id": thread_id, "interrupt_id": interrupt_id, **payload}
 
 
 @_route("/agents/threads", "GET")
