@@ -14,11 +14,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
+
+from custom_hooks._model_access import NO_MODELS, expand_models, model_allowed
 
 if TYPE_CHECKING:
     from custom_hooks._run_tokens import RunClaims
@@ -42,10 +43,10 @@ __all__ = [
 KEY_PREFIX = "sk-gw-"
 RUN_TOKEN_PREFIX = "gwrun_"
 ADMIN_ROLE = "admin"
-NO_MODELS = "no-default-models"  # LiteLLM's marker for "this key may list no model"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_MAX_DURATION = timedelta(days=36_525)
 
 
 def generate_key() -> str:
@@ -67,24 +68,13 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION.match(text or "")
     if not m or int(m.group(1)) <= 0:
         raise ValueError(f"'{text}' is not a duration; use a number and a unit: 30s, 15m, 1h, 1d, 30d, 2w")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-
-
-def model_allowed(patterns: Sequence[str], model: str) -> bool:
-    """True if ``model`` matches one pattern, or the list is empty (no restriction)."""
-    return not patterns or any(fnmatchcase(model, p) for p in patterns)
-
-
-def expand_models(key_models: Sequence[str], team_models: Sequence[str], names: Iterable[str]) -> list[str]:
-    """The concrete model names a key may call, for LiteLLM's ``models`` field.
-
-    ``[]`` when neither list restricts anything; ``["no-default-models"]`` when the
-    intersection is empty (LiteLLM reads an empty list as "all models").
-    """
-    if not key_models and not team_models:
-        return []
-    allowed = [n for n in names if model_allowed(key_models, n) and model_allowed(team_models, n)]
-    return allowed or [NO_MODELS]
+    try:
+        value = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:
+        value = _MAX_DURATION * 2
+    if value > _MAX_DURATION:
+        raise ValueError(f"'{text}' is longer than the longest duration accepted (100 years)")
+    return value
 
 
 def effective_limit(*limits: int | None) -> int | None:

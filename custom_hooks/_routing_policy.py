@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Literal
 
+from custom_hooks._model_access import model_allowed
 from custom_hooks._pricing import ModelCatalog, ModelSpec, RequestShape, estimate_cost
 from custom_hooks._routing_config import RoutingConfig, RoutingPolicy
 
@@ -47,8 +47,6 @@ BUDGET_REMAINING = "budget_remaining"
 AUTO = "auto"
 MODEL_NOT_ALLOWED = "model_not_allowed"
 NO_SUITABLE_MODEL = "no_suitable_model"
-
-_ALL_MODELS = frozenset({"*", "all-proxy-models"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +92,6 @@ class Decision:
     requested_model: str
     code: str | None = None
     message: str = ""
-
-
-def model_allowed(allowed: Sequence[str], model: str) -> bool:
-    """LiteLLM's allow-list semantics: empty = every model; ``*`` / glob patterns match."""
-    if not allowed:
-        return True
-    return any(p in _ALL_MODELS or p == model or fnmatchcase(model, p) for p in allowed)
 
 
 def _usd(value: float) -> str:
