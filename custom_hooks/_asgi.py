@@ -5,6 +5,7 @@ Importing this module is the one place our extra routes are mounted, once.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,7 +29,39 @@ def _mount_routes() -> None:
     agent_routes.mount(app)
     from custom_hooks import _observability
 
-    _observability.mount(app)  # last: its middlewares (request ids, /metrics) wrap everything
+    _observability.mount(app)  # its middlewares (request ids, /metrics) wrap LiteLLM's
+    _mount_front_door()  # outermost: limits and the served surface, before anything else
+
+
+def _mount_front_door() -> None:
+    from custom_hooks._front_door import FrontDoor
+    from custom_hooks._lifecycle import current_config
+    from custom_hooks._model_resolution import ModelDirectory
+    from custom_hooks._surface import RouteGrant, build_surface
+
+    security = current_config().gateway.security
+    grants = [
+        RouteGrant(g.path, frozenset(g.methods), tuple(g.keys), tuple(g.teams))
+        for g in security.routes.enable
+    ]
+
+    def is_master(key: str) -> bool:
+        from custom_hooks._settings import get_settings
+
+        return bool(key) and hmac.compare_digest(key.encode(), get_settings().resolved_master_key().encode())
+
+    def directory() -> ModelDirectory:
+        cfg = current_config()
+        return ModelDirectory.from_model_list(cfg.model_list, cfg.gateway.agents.registry)
+
+    app.add_middleware(
+        FrontDoor,
+        surface=lambda: build_surface(app.routes, grants),
+        is_operator_key=is_master,
+        directory=directory,
+        limits=security.limits,
+        expose_internal_headers=security.expose_internal_headers,
+    )
 
 
 @asynccontextmanager

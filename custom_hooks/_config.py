@@ -26,6 +26,7 @@ from custom_hooks._governance_config import GovernanceConfig
 from custom_hooks._guardrail_config import GuardrailsConfig, check_guardrail_entries
 from custom_hooks._observability_config import ObservabilityConfig
 from custom_hooks._routing_config import RoutingConfig
+from custom_hooks._security_config import SecurityConfig
 
 __all__ = [
     "ConfigProblem",
@@ -51,6 +52,7 @@ class GatewaySection(BaseModel):
     guardrails: GuardrailsConfig = GuardrailsConfig()
     agents: AgentsConfig = AgentsConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
+    security: SecurityConfig = SecurityConfig()
 
 
 @dataclass(frozen=True)

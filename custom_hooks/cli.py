@@ -81,6 +81,9 @@ def _serve(settings: GatewaySettings) -> int:
         return 2
     key_from_env = settings.master_key is not None or bool(os.environ.get("LITELLM_MASTER_KEY"))
     _apply_env_defaults(settings)
+    # Keys, ledger and threads are the operator's: every file this process creates is 0600.
+    os.umask(0o077)
+    settings.secure_data_dir()
     print(_banner(settings, cfg, key_from_env), flush=True)
     uvicorn.run(
         "custom_hooks._asgi:app",
@@ -88,6 +91,8 @@ def _serve(settings: GatewaySettings) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level="warning",
+        # Bounds header count, size and time before the app sees a request (431/408).
+        http="custom_hooks._http_protocol:GuardedHttpToolsProtocol",
         timeout_graceful_shutdown=30,
         # With several workers uvicorn kills a worker that misses a 5 s health ping; a new
         # worker imports LiteLLM (seconds, more on a busy host) before it can answer.
