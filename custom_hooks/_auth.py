@@ -8,8 +8,10 @@ rotate, new limits) within that TTL at most.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -19,7 +21,14 @@ from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, UserAPIKeyAuth
 
 from custom_hooks import _lifecycle
-from custom_hooks._errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
+from custom_hooks._errors import (
+    AuthenticationFailed,
+    BadRequest,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+)
+from custom_hooks._front_door import BODY_STATE, PARSED_STATE, RESOLVED_STATE, ROUTE_STATE, take_stream_slot
 from custom_hooks._keys import (
     RUN_TOKEN_PREFIX,
     Identity,
@@ -28,7 +37,10 @@ from custom_hooks._keys import (
     hashes_equal,
     identity_from_records,
 )
+from custom_hooks._model_resolution import ModelDirectory, Resolved, resolve
+from custom_hooks._request_policy import check_header_ids, check_request, parse_body
 from custom_hooks._store import Row, Store, get_store, store_started
+from custom_hooks._surface import RouteInfo, Surface
 
 __all__ = [
     "Authenticator",
@@ -83,6 +95,7 @@ class Authenticator:
         cache_ttl_s: float = 5.0,
         user_budget: tuple[float | None, str | None] = (None, None),
         clock: Callable[[], float] = time.monotonic,
+        directory: Callable[[], ModelDirectory] | None = None,
     ) -> None:
         self.store = store
         self._master = master_key
@@ -94,10 +107,16 @@ class Authenticator:
         self._user_budget = user_budget
         self._clock = clock
         self._cache: dict[str, _CachedKey] = {}
+        self._inflight: dict[str, asyncio.Future[tuple[Row | None, Row | None]]] = {}
+        self._generation = 0
+        self._directory_fn = directory or (lambda: ModelDirectory(modes=dict.fromkeys(model_names(), "chat")))
+        self._dir: ModelDirectory | None = None
 
     def invalidate(self) -> None:
         """Forget every cached key (after any admin change made on this instance)."""
+        self._generation += 1  # a fetch already under way must not cache what it read before
         self._cache.clear()
+        self._inflight.clear()
 
     # --- identity --------------------------------------------------------------------
 
@@ -146,20 +165,46 @@ class Authenticator:
         )
         if key is None:
             raise _UNKNOWN
+        rotated = key.get("rotated_at")
+        if rotated is not None and claims.issued_at < rotated.timestamp():
+            raise AuthenticationFailed(
+                "This agent run's key was rotated after the run started. Start a new run with the new key."
+            )
         return self._check_usable(key, team).with_run(run)
 
     async def _load(self, cache_key: str, fetch: Callable[[], Any]) -> tuple[Row | None, Row | None]:
+        """The key and team rows behind ``cache_key``: cached for the TTL, fetched once.
+
+        Single-flight: when an entry expires under load, the first request fetches and the
+        others await that one fetch instead of each querying the store (a stampede of
+        store calls, each waiting on a saturated loop, was the p99 at high concurrency).
+        """
         now = self._clock()
         hit = self._cache.get(cache_key)
         if hit is not None and hit[0] > now:
             return hit[1], hit[2]
+        pending = self._inflight.get(cache_key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch(cache_key, fetch))
+            self._inflight[cache_key] = pending
+            pending.add_done_callback(
+                lambda f: self._inflight.pop(cache_key, None) if self._inflight.get(cache_key) is f else None
+            )
+        return await asyncio.shield(pending)
+
+    async def _fetch(self, cache_key: str, fetch: Callable[[], Any]) -> tuple[Row | None, Row | None]:
+        generation = self._generation
         key: Row | None = await fetch()
         if key is None:
             return None, None
         team = await self.store.get_team(key["team_id"]) if key.get("team_id") else None
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[cache_key] = (now + self._ttl, key, team)
+        # Jittered expiry, never beyond the TTL (the bound another instance's change waits for):
+        # entries loaded together do not all expire together.
+        ttl = self._ttl * (1.0 - 0.2 * random.random())
+        if generation == self._generation:
+            self._cache[cache_key] = (self._clock() + ttl, key, team)
         return key, team
 
     def _check_usable(self, key: Row, team: Row | None) -> Identity:
@@ -233,23 +278,101 @@ class Authenticator:
                 )
 
     async def authenticate(self, request: Request, api_key: str) -> UserAPIKeyAuth:
-        """The whole custom-auth decision for one proxy request (raises GatewayError)."""
-        from litellm.proxy.auth.auth_utils import get_model_from_request, get_request_route
+        """The whole custom-auth decision for one proxy request (raises GatewayError).
+
+        Behind the front door (:mod:`custom_hooks._front_door`) the route is already known
+        to be served; its kind, any model in its path and the raw body are in the request
+        state. LLM routes get one model resolution, the request policy and, for streams, a
+        per-key stream slot; operator-enabled LiteLLM routes need an admin or a grant.
+        """
+        from litellm.proxy.auth.auth_utils import get_request_route
         from litellm.proxy.auth.route_checks import RouteChecks
-        from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
 
         ident = await self.identify(api_key or presented_key(request))
         route = get_request_route(request)
+        state = request.scope.get("state")
+        state = state if isinstance(state, dict) else {}
+        info = state.get(ROUTE_STATE)
+        if not isinstance(info, RouteInfo):
+            # Not behind the front door (it refuses unserved routes): learn the route's kind,
+            # and let check_access keep non-admins to LLM routes.
+            info = _LLM_SURFACE.classify(request.method, request.url.path) or RouteInfo("own")
+        operator = ident.is_admin and ident.run is None
+        if info.access == "enabled":
+            if not operator and not _granted(ident, info):
+                raise PermissionDenied(f"{route[:120]} is enabled for admins and granted keys only.")
+            return self.to_user_api_key_auth(ident)
         models: list[str] = []
-        if not (ident.is_admin and ident.run is None):
-            body = await _read_request_body(request)
-            try:
-                found = get_model_from_request(request_data=body, route=route, request=request)
-            except (ValueError, TypeError, KeyError):  # unusual routes: fall back to the body
-                found = body.get("model") if isinstance(body, dict) else None
-            models = [found] if isinstance(found, str) else [m for m in (found or []) if isinstance(m, str)]
+        if info.access == "llm":
+            body = state.get(PARSED_STATE)
+            if not isinstance(body, dict):  # not checked by the front door
+                body = await self._body(request, state)
+                check_request(body, kind=info.kind, operator=operator)
+                check_header_ids(request.headers.raw)
+            resolved = state.get(RESOLVED_STATE)
+            if not isinstance(resolved, Resolved):  # not resolved by the front door
+                resolved = resolve(
+                    self._directory(),
+                    kind=info.kind,
+                    path_model=info.path_model,
+                    query=request.query_params,
+                    body=body,
+                )
+            if resolved.model is not None and not operator and info.kind != "models":
+                models = [resolved.model]
+            if not operator:
+                _refuse_provider_side_state(info, body)
+            if body.get("stream") is True:
+                take_stream_slot(request.scope, ident.key_hash)
         self.check_access(ident, route=route, is_llm_route=RouteChecks.is_llm_api_route(route), models=models)
         return self.to_user_api_key_auth(ident)
+
+    async def _body(self, request: Request, state: dict[str, Any]) -> dict[str, Any]:
+        raw = state.get(BODY_STATE)
+        if not isinstance(raw, bytes):
+            raw = await request.body()
+        if not raw and request.method in ("GET", "HEAD", "DELETE"):
+            return {}
+        return parse_body(raw)
+
+    def _directory(self) -> ModelDirectory:
+        if self._dir is None:
+            self._dir = self._directory_fn()
+        return self._dir
+
+
+_LLM_SURFACE = Surface()
+
+
+class ResponseNotFound(NotFound):
+    code = "response_not_found"
+
+
+def _refuse_provider_side_state(info: RouteInfo, body: dict[str, Any]) -> None:
+    """Provider-side response ids live on the operator's provider account, shared by every
+    tenant: without a record of which key created an id, no key but the master key may
+    read, delete or continue one (agents continue their own threads; see the agents docs)."""
+    if info.kind == "responses_item":
+        raise ResponseNotFound(
+            "No such response for this key. Stored responses are not retrievable through this gateway; "
+            "keep the response your client received.",
+            param="response_id",
+        )
+    if info.kind == "responses" and (body.get("previous_response_id") or body.get("conversation")):
+        name = "previous_response_id" if body.get("previous_response_id") else "conversation"
+        raise BadRequest(
+            f"'{name}' is not available for models on this gateway (provider-side state is shared by "
+            "all tenants). Send the conversation so far in 'input' instead.",
+            param=name,
+        )
+
+
+def _granted(ident: Identity, info: RouteInfo) -> bool:
+    if ident.run is not None:
+        return False
+    return (ident.key_alias is not None and ident.key_alias in info.grant_keys) or (
+        ident.team_id is not None and ident.team_id in info.grant_teams
+    )
 
 
 # --- the process-wide authenticator ------------------------------------------------------
@@ -274,6 +397,7 @@ def get_authenticator() -> Authenticator:
             model_names=cfg.model_names,
             cache_ttl_s=opts.auth_cache_ttl_s,
             user_budget=(opts.user_max_budget, opts.user_budget_duration),
+            directory=lambda: ModelDirectory.from_model_list(cfg.model_list, cfg.gateway.agents.registry),
         )
     return _authenticator
 
