@@ -25,6 +25,9 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")  # a key hash (also how the admin API tell
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 
+_INT32_MAX = 2**31 - 1
+
+
 def _duration_or_none(value: str | None) -> str | None:
     if value is None or value == "":
         return None
@@ -47,11 +50,12 @@ class _Body(BaseModel):
 
 class _Limits(_Body):
     models: list[str] | None = Field(default=None, description="Model/agent names; wildcards '*' allowed.")
-    max_budget: float | None = Field(default=None, ge=0)
+    max_budget: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
     budget_duration: str | None = None
-    rpm_limit: int | None = Field(default=None, ge=0)
-    tpm_limit: int | None = Field(default=None, ge=0)
-    max_parallel_requests: int | None = Field(default=None, ge=1)
+    # Bounded so a value always fits the store's integer columns (PostgreSQL INTEGER/BIGINT).
+    rpm_limit: int | None = Field(default=None, ge=0, le=_INT32_MAX)
+    tpm_limit: int | None = Field(default=None, ge=0, le=_INT32_MAX)
+    max_parallel_requests: int | None = Field(default=None, ge=1, le=_INT32_MAX)
     metadata: dict[str, Any] | None = None
     blocked: bool | None = None
 

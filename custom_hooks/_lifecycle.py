@@ -11,6 +11,7 @@ in reverse.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -69,6 +70,11 @@ async def startup() -> None:
     for name, fn in _starters:
         log.info("starting %s", name)
         await fn(settings, config)
+    # Everything alive now (LiteLLM, the config, graphs, pools) lives as long as the process:
+    # move it out of the collector's reach, so full collections stop scanning ~1M objects
+    # (each such pass held the loop for 0.4-0.6 s under load). Start-up garbage goes first.
+    gc.collect()
+    gc.freeze()
 
 
 async def shutdown() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
@@ -34,6 +35,36 @@ _NONE = "none"
 
 def _label(value: Any) -> str:
     return str(value) if value not in (None, "") else _NONE
+
+
+_OTHER = "other"
+
+
+@lru_cache(maxsize=1)
+def _known_models() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Configured model names, and the upstream model names behind them (for provider replies)."""
+    from custom_hooks._lifecycle import current_config
+
+    cfg = current_config()
+    names = frozenset(cfg.model_names()) | frozenset(cfg.gateway.agents.registry)
+    upstream = {
+        str((e.get("litellm_params") or {}).get("model", "")).rsplit("/", 1)[-1] for e in cfg.model_list
+    }
+    return names, tuple(sorted(u for u in upstream if u))
+
+
+def _model_label(value: Any) -> str:
+    """A model label from a bounded set: a configured name (or its provider's spelling), else ``other``.
+
+    Clients choose model names: unbounded label values would let anyone grow the exposition.
+    """
+    if value in (None, ""):
+        return _NONE
+    name = str(value)
+    names, upstream = _known_models()
+    if name in names or any(name.startswith(u) for u in upstream):
+        return name
+    return _OTHER
 
 
 def _operation(event: RequestEvent) -> str:
@@ -75,8 +106,8 @@ def record_event(m: GatewayMetrics, event: RequestEvent, seen: _Seen | None = No
     gen_ai = {
         "gen_ai_operation_name": op,
         "gen_ai_provider_name": _label(event.provider),
-        "gen_ai_request_model": _label(requested),
-        "gen_ai_response_model": _label(event.served_model),
+        "gen_ai_request_model": _model_label(requested),
+        "gen_ai_response_model": _model_label(event.served_model),
     }
     rejected = event.rejected
     if not rejected:
@@ -88,17 +119,17 @@ def record_event(m: GatewayMetrics, event: RequestEvent, seen: _Seen | None = No
             if event.status == "success" and count:
                 m.token_usage.labels(**gen_ai, gen_ai_token_type=token_type).observe(count)
     if event.status == "success" and not event.is_agent_run and event.cost_usd:
-        m.spend.labels(team=_label(event.team_id), model=_label(event.served_model)).inc(event.cost_usd)
+        m.spend.labels(team=_label(event.team_id), model=_model_label(event.served_model)).inc(event.cost_usd)
     if event.status != "success" and not rejected and not event.is_agent_run:  # a run's end is its outcome
         m.upstream_failures.labels(
-            model=_label(event.served_model), error_type=_label(event.error_type)
+            model=_model_label(event.served_model), error_type=_label(event.error_type)
         ).inc()
     if not (seen or _seen).first_time(event.request_id):
         return
     if event.routing:
         m.routing_decisions.labels(
-            requested_model=_label(event.routing.get("requested_model")),
-            served_model=_label(event.routing.get("served_model")),
+            requested_model=_model_label(event.routing.get("requested_model")),
+            served_model=_model_label(event.routing.get("served_model")),
             reason=_label(event.routing.get("reason")),
         ).inc()
     for g in event.guardrails:

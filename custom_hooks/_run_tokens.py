@@ -58,6 +58,7 @@ class RunClaims:
     allowed_models: tuple[str, ...]
     depth: int
     expires_at: float
+    issued_at: float = 0.0  # a run token dies with a rotation of its key after this instant
 
 
 class RunStore(Protocol):
@@ -223,6 +224,7 @@ class RunTokens:
                 allowed_models=tuple(str(m) for m in data["allowed_models"]),
                 depth=int(data["depth"]),
                 expires_at=float(data["expires_at"]),
+                issued_at=float(data.get("issued_at", 0.0)),
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -242,6 +244,7 @@ class RunTokens:
         depth: int,
         ttl_s: float,
     ) -> str:
+        now = time.time()
         claims = RunClaims(
             key_hash=key_hash,
             run_id=run_id,
@@ -249,7 +252,8 @@ class RunTokens:
             agent=agent,
             allowed_models=tuple(allowed_models),
             depth=depth,
-            expires_at=time.time() + ttl_s,
+            expires_at=now + ttl_s,
+            issued_at=now,
         )
         try:
             await self.store.aadd(run_id, claims.expires_at)

@@ -58,8 +58,18 @@ class GatewaySettings(BaseSettings):
     )
 
     def resolved_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """The data directory (keys, ledger, threads): created owner-only (0700)."""
+        if not self.data_dir.exists():
+            self.data_dir.mkdir(parents=True, mode=0o700)
         return self.data_dir.resolve()
+
+    def secure_data_dir(self) -> None:
+        """Make the data directory 0700 and the files in it 0600 (run once at start)."""
+        path = self.resolved_data_dir()
+        path.chmod(0o700)
+        for child in path.iterdir():
+            if child.is_file() and not child.is_symlink():
+                child.chmod(0o600)
 
     def resolved_store_url(self) -> str:
         if self.store_url:
