@@ -62,7 +62,10 @@ def admin(store: Store, auth: Authenticator) -> Admin:
 def _request(
     path: str = "/v1/chat/completions", body: dict[str, Any] | None = None, **headers: str
 ) -> Request:
-    raw = json.dumps(body or {}).encode()
+    body = dict(body or {})
+    if path.endswith("/chat/completions") and "model" in body:
+        body.setdefault("messages", [{"role": "user", "content": "hi"}])
+    raw = json.dumps(body).encode()
     scope = {
         "type": "http",
         "method": "POST",
@@ -206,7 +209,8 @@ async def test_key_without_models_may_call_any_model(auth: Authenticator, admin:
 
 @pytest.fixture
 def run_tokens() -> Iterator[Any]:
-    rt = pytest.importorskip("custom_hooks._run_tokens")
+    from custom_hooks import _run_tokens as rt
+
     tokens = rt.RunTokens(rt.derive_secret(MASTER))
     rt.configure(tokens)
     yield tokens
@@ -246,3 +250,82 @@ async def test_run_token_is_the_caller_narrowed_to_the_agents_models(
     assert (await _code(auth.identify(token)))[1] == "key_blocked"
     await run_tokens.arevoke("run-1")
     assert (await _code(auth.identify(token)))[:2] == (401, "invalid_api_key")
+
+
+async def test_run_token_dies_when_its_key_is_rotated(
+    auth: Authenticator, admin: Admin, run_tokens: Any
+) -> None:
+    _, row = await admin.create_key({"key_alias": "rotating", "models": ["demo"]})
+    token = await run_tokens.aissue(
+        key_hash=row["key_hash"],
+        run_id="run-rot",
+        parent_request_id="req-1",
+        agent="research",
+        allowed_models=["demo"],
+        depth=1,
+        ttl_s=60,
+    )
+    assert (await auth.identify(token)).key_alias == "rotating"
+    await admin.rotate_key("rotating")
+    status, code = (await _code(auth.identify(token)))[:2]
+    assert (status, code) == (401, "invalid_api_key")
+
+
+async def test_all_proxy_models_key_may_call_every_model(auth: Authenticator, admin: Admin) -> None:
+    raw, _ = await admin.create_key({"key_alias": "litellm-style", "models": ["all-proxy-models"]})
+    ua = await auth.authenticate(_request(body={"model": "default"}), raw)
+    assert ua.models == []
+    ua = await auth.authenticate(_request(body={"model": "gpt-4o"}), raw)
+    assert ua.models == []
+
+
+class CountingStore:
+    """The real store, counting (and slowing) key lookups: a stampede would show as many calls."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    async def get_key_by_secret_hash(self, secret_hash: str) -> Any:
+        import asyncio
+
+        self.calls += 1
+        row = await self.inner.get_key_by_secret_hash(secret_hash)
+        await asyncio.sleep(0.05)  # a slow store: the row is already read, the caller waits
+        return row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_expired_entry_is_fetched_once_by_concurrent_requests(store: Store, clock: Clock) -> None:
+    import asyncio
+
+    admin = Admin(store)
+    raw, _ = await admin.create_key({"key_alias": "busy"})
+    counting = CountingStore(store)
+    auth = Authenticator(
+        counting, master_key=MASTER, model_names=lambda: MODELS, cache_ttl_s=5.0, clock=clock
+    )  # type: ignore[arg-type]
+    idents = await asyncio.gather(*(auth.identify(raw) for _ in range(50)))
+    assert {i.key_alias for i in idents} == {"busy"} and counting.calls == 1
+    clock.now += 10  # expired
+    await asyncio.gather(*(auth.identify(raw) for _ in range(50)))
+    assert counting.calls == 2
+
+
+async def test_invalidate_during_a_fetch_does_not_cache_the_old_row(store: Store, clock: Clock) -> None:
+    import asyncio
+
+    admin = Admin(store)
+    raw, _ = await admin.create_key({"key_alias": "flip"})
+    counting = CountingStore(store)
+    auth = Authenticator(
+        counting, master_key=MASTER, model_names=lambda: MODELS, cache_ttl_s=5.0, clock=clock
+    )  # type: ignore[arg-type]
+    first = asyncio.ensure_future(auth.identify(raw))
+    await asyncio.sleep(0.01)
+    await admin.set_blocked("flip", True)
+    auth.invalidate()
+    await first  # read before the block: allowed once
+    assert (await _code(auth.identify(raw)))[1] == "key_blocked"

@@ -182,5 +182,15 @@ def test_a_caller_cannot_switch_guardrails_off(gw: GatewayProcess, fake_upstream
             metadata=spoof,
             extra_body={"disable_global_guardrails": True, "guardrails": []},
         )
+    # LiteLLM's own identity metadata (user_api_key_*) cannot even be sent.
+    assert err.value.response.json()["error"]["code"] == "parameter_not_allowed"
+    allowed_spoof = {k: v for k, v in spoof.items() if not k.startswith("user_api_key")}
+    with pytest.raises(openai.BadRequestError) as err:
+        gw.client(max_retries=0).chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": f"key {AWS}"}],
+            metadata=allowed_spoof,
+            extra_body={"disable_global_guardrails": True, "guardrails": []},
+        )
     assert err.value.response.json()["error"]["code"] == "guardrail_blocked"
     assert fake_upstream.requests == []
