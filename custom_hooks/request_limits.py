@@ -82,6 +82,8 @@ class RequestLimits(CustomGuardrail):
         limit = self.options.for_tier(tier)
         tier_text = f"tier '{tier}'" if tier else "the default tier"
         messages = data.get("messages")
+        if not isinstance(messages, list):  # a Responses item list counts as messages too
+            messages = data.get("input") if call_type in ("aresponses", "responses") else None
         n = len(messages) if isinstance(messages, list) else 0
         if limit.max_messages is not None and n > limit.max_messages:
             record(data, name, {("max_messages", "blocked"): 1}, (time.perf_counter() - t0) * 1000)
@@ -92,7 +94,7 @@ class RequestLimits(CustomGuardrail):
                 "Trim or summarise the conversation history and retry.",
             )
         if limit.max_input_tokens is not None:
-            size = sum(len(s.text.encode()) for s in request_slots(data))
+            size = sum(len(s.text.encode()) for s in request_slots(data, call_type))
             if size > limit.max_input_tokens:
                 tokens = _input_tokens(data, size)
                 if tokens > limit.max_input_tokens:
