@@ -17,6 +17,7 @@ from custom_hooks._guardrail_joined import Group, Piece, groups, pieces
 from custom_hooks._guardrail_slots import request_slots
 from custom_hooks._response_slots import response_slots
 from custom_hooks._stream_masker import Scanner, StreamMasker, mask_chunks
+from custom_hooks._stream_surfaces import event_type, mask_anthropic_sse, mask_responses_events
 
 __all__ = ["Counts", "count_spans", "group_findings", "mask_request", "mask_response", "mask_stream", "where"]
 
@@ -123,17 +124,40 @@ def mask_response(response: Any, content: Scanner, arguments: Scanner, counts: C
         slot.set(apply_spans(slot.text, spans))
 
 
-def mask_stream(
+async def _chain(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    yield first
+    async for item in rest:
+        yield item
+
+
+async def mask_stream(
     response: AsyncIterator[Any], content: Scanner, arguments: Scanner, holdback: int, counts: Counts
 ) -> AsyncIterator[Any]:
-    """The chunk stream with each choice's content and tool-call arguments masked by
-    :class:`StreamMasker` s of their own; applied spans are counted as they are sent."""
+    """The stream with its text masked by :class:`StreamMasker` s (one per text: choice,
+    tool call, Responses content part, Anthropic block); applied spans are counted as they
+    are sent. The surface is told by the first item: chat/text-completion chunks, Responses
+    events (``type`` ``response.*``) or Anthropic SSE (bytes, str or event dicts)."""
 
     def on_apply(s: Span) -> None:
         count_spans((s,), counts)
 
-    return mask_chunks(
-        response,
-        lambda: StreamMasker(content, holdback, on_apply),
-        lambda: StreamMasker(arguments, holdback, on_apply),
-    )
+    def make_content() -> StreamMasker:
+        return StreamMasker(content, holdback, on_apply)
+
+    def make_args() -> StreamMasker:
+        return StreamMasker(arguments, holdback, on_apply)
+
+    it = response.__aiter__()
+    try:
+        first = await it.__anext__()
+    except StopAsyncIteration:
+        return
+    chunks = _chain(first, it)
+    if isinstance(first, bytes | str) or (isinstance(first, dict) and "choices" not in first):
+        masked = mask_anthropic_sse(chunks, make_content, make_args)
+    elif event_type(first).startswith("response."):
+        masked = mask_responses_events(chunks, make_content, make_args, content, arguments)
+    else:
+        masked = mask_chunks(chunks, make_content, make_args)
+    async for chunk in masked:
+        yield chunk
