@@ -221,10 +221,22 @@ def record(
     return entries
 
 
-def blocked(guardrail: str, entity: str, what: str, hint: str) -> GatewayProxyException:
-    """The rejection for a blocked request: names guardrail and entity, never the text."""
+_ANTHROPIC_CALL_TYPES = frozenset({"anthropic_messages", "aanthropic_messages"})
+
+
+def blocked(
+    guardrail: str, entity: str, what: str, hint: str, call_type: str | None = None
+) -> GatewayProxyException:
+    """The rejection for a blocked request: names guardrail and entity, never the text.
+
+    On ``/v1/messages`` LiteLLM answers in the Anthropic error format, which has no
+    ``code``; the stable code then travels in ``error.provider_specific_fields.code``.
+    """
     err = GuardrailBlocked(
         f"Request blocked by guardrail '{guardrail}': {what} (entity: {entity}). {hint}",
         param=entity,
     )
-    return to_proxy_exception(err)
+    exc = to_proxy_exception(err)
+    if call_type in _ANTHROPIC_CALL_TYPES:
+        exc.provider_specific_fields = {"code": err.code, "param": entity}
+    return exc

@@ -98,7 +98,9 @@ def mask_request(
             if action_for(f.entity) == "block":
                 counts[(f.entity, "blocked")] += 1
                 record(data, guardrail, counts, (time.perf_counter() - t0) * 1000)
-                raise blocked(guardrail, f.entity, f"{what} ({where(group.role, group.kind)})", hint)
+                raise blocked(
+                    guardrail, f.entity, f"{what} ({where(group.role, group.kind)})", hint, call_type
+                )
             rep = replace(f, text)
             counts[(f.entity, "masked")] += 1
             for j, p in enumerate(ps):

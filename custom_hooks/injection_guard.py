@@ -82,6 +82,7 @@ class InjectionGuard(CustomGuardrail):
                     f"{where} looks like an attempt to override the system instructions"
                     f" (score {result.score:.2f}, rules: {', '.join(result.rules)})",
                     "Rephrase the request; if a tool returned this text, do not pass it to the model.",
+                    call_type,
                 )
             flagged[(entity, "flagged")] = flagged.get((entity, "flagged"), 0) + 1
         record(data, name, flagged, (time.perf_counter() - t0) * 1000)

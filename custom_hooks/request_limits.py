@@ -92,6 +92,7 @@ class RequestLimits(CustomGuardrail):
                 "max_messages",
                 f"it has {n} messages and {tier_text} allows {limit.max_messages}",
                 "Trim or summarise the conversation history and retry.",
+                call_type,
             )
         if limit.max_input_tokens is not None:
             size = sum(len(s.text.encode()) for s in request_slots(data, call_type))
@@ -106,6 +107,7 @@ class RequestLimits(CustomGuardrail):
                         "max_input_tokens",
                         f"it has about {tokens} input tokens and {tier_text} allows {limit.max_input_tokens}",
                         "Shorten the prompt or split the work into several requests.",
+                        call_type,
                     )
         record(data, name, {}, (time.perf_counter() - t0) * 1000)
         return data

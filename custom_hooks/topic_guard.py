@@ -84,6 +84,7 @@ class TopicGuard(CustomGuardrail):
                         f"topic:{topic}",
                         f"it touches the topic '{topic}', which is not allowed for your team",
                         "Rephrase the request without it, or ask your gateway administrator.",
+                        call_type,
                     )
         record(data, name, {}, (time.perf_counter() - t0) * 1000)
 
