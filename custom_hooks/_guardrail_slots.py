@@ -70,8 +70,8 @@ def _at(container: Any, key: Any) -> Callable[[str], None]:
     return set_
 
 
-def _slot(role: str, container: Any, key: Any, kind: str = CONTENT) -> Iterator[TextSlot]:
-    value = container[key]
+def _slot(role: str, container: dict[str, Any], key: str, kind: str = CONTENT) -> Iterator[TextSlot]:
+    value = container.get(key)
     if isinstance(value, str):
         yield TextSlot(role, value, _at(container, key), kind)
 
@@ -80,6 +80,7 @@ def _slot(role: str, container: Any, key: Any, kind: str = CONTENT) -> Iterator[
 _NOT_TEXT = frozenset(
     {"type", "id", "call_id", "tool_call_id", "tool_use_id", "role", "name", "status", "model"}
     | {"media_type", "mime_type", "format", "detail", "encoding_format", "signature", "cache_control"}
+    | {"encrypted_content"}  # opaque provider state, not readable text
 )
 _BINARY = frozenset({"file_data", "b64_json", "image_base64"})
 
@@ -225,7 +226,7 @@ def _responses_item(item: dict[str, Any]) -> Iterator[TextSlot]:
         if isinstance(item.get(key), str):
             yield TextSlot("assistant", item[key], _at(item, key), ARGUMENTS)
     elif kind == "reasoning":
-        yield from _any_strings({k: v for k, v in item.items() if k != "encrypted_content"}, "assistant")
+        yield from _any_strings(item, "assistant")
     elif kind == "item_reference":
         return
     elif "role" in item or kind == "message":
@@ -285,7 +286,7 @@ def _anthropic_blocks(role: str, blocks: list[Any]) -> Iterator[TextSlot]:
         elif kind in ("image", "redacted_thinking"):
             continue
         elif kind == "thinking":
-            yield from _any_strings({"thinking": block.get("thinking")}, role)
+            yield from _slot(role, block, "thinking")
         else:  # document, search_result, web results, future block types
             yield from _any_strings(block, role)
 
