@@ -155,10 +155,10 @@ async def mask_stream(
     except StopAsyncIteration:
         return
     chunks = _chain(first, it)
-    if isinstance(first, bytes | str) or (isinstance(first, dict) and "choices" not in first):
-        masked = mask_anthropic_sse(chunks, make_content, make_args)
-    elif event_type(first).startswith("response."):
+    if event_type(first).startswith("response."):
         masked = mask_responses_events(chunks, make_content, make_args, content, arguments)
+    elif isinstance(first, bytes | str) or (isinstance(first, dict) and "choices" not in first):
+        masked = mask_anthropic_sse(chunks, make_content, make_args)
     else:
         masked = mask_chunks(chunks, make_content, make_args)
     async for chunk in masked:

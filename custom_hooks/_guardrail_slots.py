@@ -147,7 +147,7 @@ def _chat_parts(role: str, parts: list[Any], kind: str) -> Iterator[TextSlot]:
         elif isinstance(part.get("refusal"), str):
             yield from _slot(role, part, "refusal", kind)
         elif part.get("type") in ("image_url", "input_image", "input_audio", "image"):
-            continue  # media: the URL is scanned only when it is not inline data
+            continue  # media: a URL is not prose (masking an IP in it would break the fetch)
         else:
             yield from _any_strings(part, role, kind)
 
@@ -180,6 +180,13 @@ def chat_slots(data: Mapping[str, Any]) -> Iterator[TextSlot]:
             yield from _chat_message(msg)
     if isinstance(data.get("system"), str | list):  # not chat, but some providers forward it
         yield from anthropic_slots({"system": data["system"]})
+    prediction = data.get("prediction")  # predicted output: sent upstream as the answer's draft
+    if isinstance(prediction, dict):
+        content = prediction.get("content")
+        if isinstance(content, str):
+            yield from _slot("assistant", prediction, "content")
+        elif isinstance(content, list):
+            yield from _chat_parts("assistant", content, CONTENT)
     yield from tool_definition_slots(data)
 
 
@@ -257,6 +264,9 @@ def responses_slots(data: Mapping[str, Any]) -> Iterator[TextSlot]:
                 yield from _responses_item(item)
     elif value is not None:
         yield from _any_strings(value, "user")
+    prompt = data.get("prompt")  # a stored prompt template: its variables are user text
+    if isinstance(prompt, dict) and isinstance(prompt.get("variables"), dict):
+        yield from _any_strings(prompt["variables"], "user")
     yield from tool_definition_slots(data)
 
 

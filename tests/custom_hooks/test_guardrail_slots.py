@@ -56,6 +56,7 @@ CHAT = {
         }
     ],
     "functions": [{"name": "g", "description": "legacy fn desc"}],
+    "prediction": {"type": "content", "content": "predicted draft"},
 }
 CHAT_SLOTS = [
     ("system", "content", "sys text"),
@@ -68,6 +69,7 @@ CHAT_SLOTS = [
     ("tool", "tool_output", "tool said"),
     ("tool", "tool_output", "tool part"),
     ("tool", "tool_output", "legacy fn said"),
+    ("assistant", "content", "predicted draft"),
     ("tool", "tool_definition", "tool desc"),
     ("tool", "tool_definition", "param desc"),
     ("tool", "tool_definition", "legacy fn desc"),
@@ -105,6 +107,7 @@ RESPONSES = {
         {"type": "brand_new_item", "body": "future item text"},
     ],
     "tools": [{"type": "function", "name": "f", "description": "resp tool desc", "parameters": {}}],
+    "prompt": {"id": "pmpt_1", "version": "2", "variables": {"customer": "var text"}},
 }
 RESPONSES_SLOTS = [
     ("system", "content", "be brief"),
@@ -118,6 +121,7 @@ RESPONSES_SLOTS = [
     ("tool", "tool_output", "fn part"),
     ("assistant", "content", "thought"),
     ("user", "content", "future item text"),
+    ("user", "content", "var text"),
     ("tool", "tool_definition", "resp tool desc"),
 ]
 

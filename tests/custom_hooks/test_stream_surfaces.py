@@ -319,3 +319,17 @@ async def test_anthropic_stream_without_a_stop_flushes_at_the_end() -> None:
         [c async for c in guard.async_post_call_streaming_iterator_hook(USER, _aiter([raw]), data)]
     )
     assert "".join(e["delta"]["text"] for e in _events(out)) == f"to {EMAIL}"
+
+
+async def test_responses_events_as_dicts_are_masked_too() -> None:
+    guard = SecretsGuard(options=SecretsOptions(), holdback=64)
+    kw = {"item_id": "m", "output_index": 0, "content_index": 0}
+    events = [
+        {"type": "response.output_text.delta", "delta": "key " + AWS[:8], **kw},
+        {"type": "response.output_text.delta", "delta": AWS[8:] + " end", **kw},
+        {"type": "response.output_text.done", "text": f"key {AWS} end", **kw},
+    ]
+    out = [e async for e in guard.async_post_call_streaming_iterator_hook(USER, _aiter(events), {})]
+    deltas = [e["delta"] for e in out if e["type"] == "response.output_text.delta"]
+    assert "".join(deltas) == "key [REDACTED_AWS_ACCESS_KEY] end"
+    assert out[-1] == {"type": "response.output_text.done", "text": "key [REDACTED_AWS_ACCESS_KEY] end", **kw}
