@@ -33,6 +33,7 @@ from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks._guardrail_config import LimitsOptions, guardrails_config
 from custom_hooks._guardrail_core import blocked, record, request_slots
+from custom_hooks._guardrail_slots import TextSlot, chat_slots
 from custom_hooks._pricing import counting_tokenizer, process_catalog
 from custom_hooks._request_meta import identity_of
 
@@ -48,15 +49,23 @@ def _tokenizer(model: str) -> str:
     return counting_tokenizer(spec)
 
 
-def _input_tokens(data: dict[str, Any], byte_size: int) -> int:
-    messages = data.get("messages")
-    if isinstance(messages, list):
-        try:
-            tokenizer = _tokenizer(str(data.get("model") or ""))
-            return int(litellm.token_counter(model=tokenizer, messages=messages))
-        except Exception:  # an unknown model or exotic content: fall back to the byte bound
-            return byte_size
-    return byte_size
+def _input_tokens(data: dict[str, Any], slots: list[TextSlot], byte_size: int, call_type: str) -> int:
+    """Chat messages with LiteLLM's message counter (it knows their overhead) plus every
+    other slot (tool definitions, a smuggled ``system``) as text; other surfaces' slots
+    (Responses items, Anthropic blocks, prompts) as text."""
+    try:
+        tokenizer = _tokenizer(str(data.get("model") or ""))
+        messages = data.get("messages")
+        rest = slots
+        tokens = 0
+        if call_type in ("acompletion", "completion") and isinstance(messages, list):
+            tokens = int(litellm.token_counter(model=tokenizer, messages=messages))
+            rest = slots[sum(1 for _ in chat_slots({"messages": messages})) :]
+        if rest:
+            tokens += int(litellm.token_counter(model=tokenizer, text="\n".join(s.text for s in rest)))
+        return tokens
+    except Exception:  # an unknown model or exotic content: fall back to the byte bound
+        return byte_size
 
 
 class RequestLimits(CustomGuardrail):
@@ -95,9 +104,10 @@ class RequestLimits(CustomGuardrail):
                 call_type,
             )
         if limit.max_input_tokens is not None:
-            size = sum(len(s.text.encode()) for s in request_slots(data, call_type))
+            slots = list(request_slots(data, call_type))
+            size = sum(len(s.text.encode()) for s in slots)
             if size > limit.max_input_tokens:
-                tokens = _input_tokens(data, size)
+                tokens = _input_tokens(data, slots, size, call_type)
                 if tokens > limit.max_input_tokens:
                     record(
                         data, name, {("max_input_tokens", "blocked"): 1}, (time.perf_counter() - t0) * 1000
