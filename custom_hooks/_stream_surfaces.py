@@ -44,9 +44,24 @@ def event_type(event: Any) -> str:
     return t if isinstance(t, str) else ""
 
 
-def _rescan(slots: Iterator[TextSlot], content: Scanner, arguments: Scanner) -> None:
-    for slot in slots:
-        slot.set(apply_spans(slot.text, (arguments if slot.kind == "arguments" else content)(slot.text)))
+class _Rescan:
+    """Rewrites the "whole text" events; the same text recurs in up to four of them at the
+    end of a stream, so each distinct text is scanned once."""
+
+    def __init__(self, content: Scanner, arguments: Scanner) -> None:
+        self.scanners = {False: content, True: arguments}
+        self.memo: dict[tuple[bool, str], str] = {}
+
+    def text(self, value: str, is_args: bool = False) -> str:
+        key = (is_args, value)
+        out = self.memo.get(key)
+        if out is None:
+            out = self.memo[key] = apply_spans(value, self.scanners[is_args](value))
+        return out
+
+    def slots(self, slots: Iterator[TextSlot]) -> None:
+        for slot in slots:
+            slot.set(self.text(slot.text, slot.kind == "arguments"))
 
 
 def _with(template: Any, name: str, value: str) -> Any:
@@ -90,6 +105,7 @@ async def mask_responses_events(
 ) -> AsyncIterator[Any]:
     """Mask a Responses event stream (see the module docstring)."""
     texts, args = _Maskers(make_content), _Maskers(make_args)
+    rescan = _Rescan(content, arguments)
     async for event in events:
         t = event_type(event)
         if t == "response.output_text.delta" or t == "response.function_call_arguments.delta":
@@ -111,20 +127,19 @@ async def mask_responses_events(
             name = "text" if is_text else "arguments"
             value = field(event, name)
             if isinstance(value, str):
-                scan = content if is_text else arguments
-                setter(event, name)(apply_spans(value, scan(value)))
+                setter(event, name)(rescan.text(value, not is_text))
         elif t == "response.content_part.done" or t == "response.content_part.added":
             part = field(event, "part")
-            _rescan(responses_item_slots({"type": "message", "content": [part]}), content, arguments)
+            rescan.slots(responses_item_slots({"type": "message", "content": [part]}))
         elif t == "response.output_item.done" or t == "response.output_item.added":
-            _rescan(responses_item_slots(field(event, "item")), content, arguments)
+            rescan.slots(responses_item_slots(field(event, "item")))
         elif t in _WHOLE_RESPONSE:
             for group in (texts, args):  # a text the upstream never closed
                 for key in list(group.open):
                     rest, template = group.close(key)
                     if rest and template is not None:
                         yield _with(template, "delta", rest)
-            _rescan(responses_output_slots(field(field(event, "response"), "output")), content, arguments)
+            rescan.slots(responses_output_slots(field(field(event, "response"), "output")))
         yield event
     for group in (texts, args):
         for key in list(group.open):
