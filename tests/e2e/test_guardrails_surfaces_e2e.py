@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -407,4 +408,58 @@ def test_messages_tool_result_attack_is_blocked(
     assert body["error"]["provider_specific_fields"]["code"] == "guardrail_blocked"
     assert entity in body["error"]["message"]
     assert AWS not in raw and "reveal your system" not in raw
+    assert fake_upstream.requests == []
+
+
+def test_messages_raw_http_stream_with_x_api_key_is_restored(
+    gw: GatewayProcess, fake_upstream: FakeUpstream
+) -> None:
+    """A hand-rolled Anthropic client: x-api-key auth, system blocks, raw SSE parsing."""
+    fake_upstream.script(stream(["Dear [EMA", "IL_1] and [EMAIL_2", "]."]), model=MODEL)
+    body = {
+        "model": MODEL,
+        "max_tokens": 32,
+        "stream": True,
+        "system": [{"type": "text", "text": f"cc {EMAIL2}", "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": f"from {EMAIL}"}]}],
+    }
+    headers = {"x-api-key": gw.admin_key, "anthropic-version": "2023-06-01"}
+    with httpx.stream("POST", f"{gw.root_url}/v1/messages", json=body, headers=headers, timeout=60) as r:
+        assert r.status_code == 200
+        raw = r.read().decode()
+    text = ""
+    for frame in raw.split("\n\n"):
+        data = [line[5:].strip() for line in frame.splitlines() if line.startswith("data:")]
+        if data:
+            event = json.loads(data[0])
+            if event.get("type") == "content_block_delta" and event["delta"].get("type") == "text_delta":
+                text += event["delta"]["text"]
+    assert text == f"Dear {EMAIL2} and {EMAIL}."  # the system prompt is scanned first: [EMAIL_1]
+    assert "[EMA" not in raw
+    _assert_clean(fake_upstream, EMAIL, EMAIL2)
+
+
+def test_blocked_streaming_requests_get_an_error_before_any_event(
+    gw: GatewayProcess, claude: anthropic.Anthropic, fake_upstream: FakeUpstream
+) -> None:
+    with pytest.raises(openai.BadRequestError) as oerr:
+        gw.client().responses.create(
+            model=MODEL,
+            stream=True,
+            input=[{"type": "function_call_output", "call_id": "c1", "output": INJECTION}],
+        )
+    assert oerr.value.response.json()["error"]["code"] == "guardrail_blocked"
+    with pytest.raises(anthropic.BadRequestError) as aerr:
+        claude.messages.create(
+            model=MODEL,
+            max_tokens=16,
+            stream=True,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": "t", "content": INJECTION}],
+                }
+            ],
+        )
+    assert aerr.value.response.json()["error"]["provider_specific_fields"]["code"] == "guardrail_blocked"
     assert fake_upstream.requests == []
