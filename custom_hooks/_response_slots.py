@@ -19,7 +19,7 @@ from typing import Any
 
 from custom_hooks._guardrail_slots import TextSlot
 
-__all__ = ["field", "response_slots", "responses_output_slots", "setter"]
+__all__ = ["field", "response_slots", "responses_item_slots", "responses_output_slots", "setter"]
 
 
 def field(obj: Any, name: str) -> Any:
