@@ -2,8 +2,9 @@
 decision records and the block adapter.
 
 Detectors (``_pii``, ``_secrets_scan``, ...) are pure ``text -> findings`` functions. The
-hooks walk every text slot of a request or response with :func:`request_slots` /
-:func:`response_slots`, rewrite slots with :func:`apply_spans`, record what they decided
+hooks walk every text slot of a request or response, per wire format, with
+:func:`request_slots` (``_guardrail_slots``) / :func:`response_slots`
+(``_response_slots``), rewrite slots with :func:`apply_spans`, record what they decided
 with :func:`record` (entity types and actions only, never the text) and reject with
 :func:`blocked`.
 
@@ -20,12 +21,14 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from custom_hooks._errors import GatewayProxyException, GuardrailBlocked, to_proxy_exception
+from custom_hooks._guardrail_slots import TextSlot, request_slots  # re-exported
 from custom_hooks._request_meta import gateway_metadata, identity_of  # re-exported: one definition
+from custom_hooks._response_slots import response_slots  # re-exported
 
 __all__ = [
     "VAULT",
@@ -90,85 +93,6 @@ def apply_spans(text: str, spans: Iterable[Span]) -> str:
         return text
     parts.append(text[pos:])
     return "".join(parts)
-
-
-@dataclass(slots=True)
-class TextSlot:
-    """One piece of text in a request or response, and how to write it back."""
-
-    role: str
-    text: str
-    setter: Callable[[str], None]
-    kind: str = "content"  # or "arguments" (tool-call arguments)
-
-    def set(self, value: str) -> None:
-        if value != self.text:
-            self.setter(value)
-            self.text = value
-
-
-def _item_setter(container: Any, key: Any) -> Callable[[str], None]:
-    def set_(value: str) -> None:
-        container[key] = value
-
-    return set_
-
-
-def _attr_setter(obj: Any, name: str) -> Callable[[str], None]:
-    def set_(value: str) -> None:
-        setattr(obj, name, value)
-
-    return set_
-
-
-def _message_slots(msg: Mapping[str, Any]) -> Iterator[TextSlot]:
-    role = str(msg.get("role") or "user")
-    content = msg.get("content")
-    if isinstance(content, str):
-        yield TextSlot(role, content, _item_setter(msg, "content"))
-    elif isinstance(content, list):
-        for part in content:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                yield TextSlot(role, part["text"], _item_setter(part, "text"))
-    for call in msg.get("tool_calls") or ():
-        fn = call.get("function") if isinstance(call, dict) else None
-        if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-            yield TextSlot(role, fn["arguments"], _item_setter(fn, "arguments"), "arguments")
-    legacy = msg.get("function_call")
-    if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
-        yield TextSlot(role, legacy["arguments"], _item_setter(legacy, "arguments"), "arguments")
-
-
-def request_slots(data: Mapping[str, Any]) -> Iterator[TextSlot]:
-    """Every text a request sends upstream: message contents, text parts, tool-call
-    arguments (chat), ``input`` (embeddings/responses) and ``prompt`` (completions)."""
-    for msg in data.get("messages") or ():
-        if isinstance(msg, dict):
-            yield from _message_slots(msg)
-    for key in ("input", "prompt"):
-        value = data.get(key)
-        if isinstance(value, str):
-            yield TextSlot("user", value, _item_setter(data, key))
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, str):
-                    yield TextSlot("user", item, _item_setter(value, i))
-                elif isinstance(item, dict):
-                    yield from _message_slots(item)
-
-
-def response_slots(response: Any) -> Iterator[TextSlot]:
-    """Every text of a (non-streaming) chat completion: contents and tool-call arguments."""
-    for choice in getattr(response, "choices", None) or ():
-        msg = getattr(choice, "message", None)
-        if msg is None:
-            continue
-        if isinstance(getattr(msg, "content", None), str):
-            yield TextSlot("assistant", msg.content, _attr_setter(msg, "content"))
-        for call in getattr(msg, "tool_calls", None) or ():
-            fn = getattr(call, "function", None)
-            if fn is not None and isinstance(getattr(fn, "arguments", None), str):
-                yield TextSlot("assistant", fn.arguments, _attr_setter(fn, "arguments"), "arguments")
 
 
 class Masker:
@@ -297,10 +221,22 @@ def record(
     return entries
 
 
-def blocked(guardrail: str, entity: str, what: str, hint: str) -> GatewayProxyException:
-    """The rejection for a blocked request: names guardrail and entity, never the text."""
+_ANTHROPIC_CALL_TYPES = frozenset({"anthropic_messages", "aanthropic_messages"})
+
+
+def blocked(
+    guardrail: str, entity: str, what: str, hint: str, call_type: str | None = None
+) -> GatewayProxyException:
+    """The rejection for a blocked request: names guardrail and entity, never the text.
+
+    On ``/v1/messages`` LiteLLM answers in the Anthropic error format, which has no
+    ``code``; the stable code then travels in ``error.provider_specific_fields.code``.
+    """
     err = GuardrailBlocked(
         f"Request blocked by guardrail '{guardrail}': {what} (entity: {entity}). {hint}",
         param=entity,
     )
-    return to_proxy_exception(err)
+    exc = to_proxy_exception(err)
+    if call_type in _ANTHROPIC_CALL_TYPES:
+        exc.provider_specific_fields = {"code": err.code, "param": entity}
+    return exc

@@ -10,8 +10,10 @@ split over any number of chunks is replaced as a whole, while ordinary prose flo
 about one word behind the model.
 
 :func:`mask_chunks` applies one masker per choice to a LiteLLM chunk stream. It only
-rewrites ``delta.content``: every chunk is still yielded (with held-back text removed),
-so SSE framing, roles, tool-call deltas, finish reasons and usage pass unchanged.
+rewrites ``delta.content`` (``text`` for legacy completions) and tool-call arguments:
+every chunk is still yielded (with held-back text removed), so SSE framing, roles,
+finish reasons and usage pass unchanged. Responses and Anthropic streams:
+``_stream_surfaces``.
 """
 
 from __future__ import annotations
@@ -96,8 +98,15 @@ def _set_field(obj: Any, name: str, value: Any) -> None:
         setattr(obj, name, value)
 
 
-def _set_content(delta: Any, value: str) -> None:
-    _set_field(delta, "content", value)
+def _text_holder(choice: Any) -> tuple[Any, str]:
+    """Where a choice's streamed text lives: ``delta.content`` (chat) or ``text`` (legacy
+    completions); (None, "") for neither."""
+    delta = getattr(choice, "delta", None)
+    if delta is not None:
+        return delta, "content"
+    if hasattr(choice, "text"):
+        return choice, "text"
+    return None, ""
 
 
 def _choices(chunk: Any) -> list[Any]:
@@ -155,20 +164,20 @@ async def mask_chunks(
     template: Any = None
     async for chunk in chunks:
         for choice in _choices(chunk):
-            delta = getattr(choice, "delta", None)
+            delta, name = _text_holder(choice)
             if delta is None:
                 continue
             idx = int(getattr(choice, "index", 0) or 0)
             masker = maskers.get(idx)
             if masker is None:
                 masker = maskers[idx] = make_masker()
-            content = getattr(delta, "content", None)
+            content = getattr(delta, name, None)
             out = masker.push(content) if isinstance(content, str) and content else ""
             finished = bool(getattr(choice, "finish_reason", None))
             if finished:
                 out += masker.flush()
             if (isinstance(content, str) or out) and out != content:
-                _set_content(delta, out)
+                _set_field(delta, name, out)
             if make_args_masker is not None:
                 am = args_maskers.get(idx)
                 if am is None and getattr(delta, "tool_calls", None):
@@ -188,11 +197,15 @@ async def mask_chunks(
             kept = [c for c in _choices(extra) if int(getattr(c, "index", 0) or 0) == idx][:1]
             if not kept:
                 continue
-            _set_content(kept[0].delta, rest)
-            _set_field(kept[0].delta, "tool_calls", None)
-            if am is not None:
-                am.flush_into(kept[0].delta)
+            holder, name = _text_holder(kept[0])
+            if holder is None:
+                continue
+            _set_field(holder, name, rest)
+            if name == "content":
+                _set_field(holder, "tool_calls", None)
+                if am is not None:
+                    am.flush_into(holder)
             kept[0].finish_reason = None
             extra.choices = kept
-            if rest or getattr(kept[0].delta, "tool_calls", None):
+            if rest or getattr(holder, "tool_calls", None):
                 yield extra

@@ -31,6 +31,7 @@ from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks._guardrail_config import InjectionOptions, guardrails_config
 from custom_hooks._guardrail_core import blocked, record, request_slots
+from custom_hooks._guardrail_joined import groups
 from custom_hooks._injection import score
 
 __all__ = ["InjectionGuard"]
@@ -52,28 +53,36 @@ class InjectionGuard(CustomGuardrail):
     def options(self) -> InjectionOptions:
         return self._options or guardrails_config().injection
 
-    def check(self, data: dict[str, Any]) -> None:
+    def check(self, data: dict[str, Any], call_type: str | None = None) -> None:
         t0 = time.perf_counter()
         name = self.guardrail_name or "injection_guard"
         opts = self.options
         roles = set(opts.roles)
+        if "function" in roles:  # legacy name of the tool role
+            roles.add("tool")
         flagged: dict[tuple[str | None, str], int] = {}
-        for slot in request_slots(data):
-            if slot.role not in roles:
+        for group in groups(request_slots(data, call_type)):
+            if group.role not in roles:
                 continue
-            result = score(slot.text)
+            result = max(
+                (score(group.joined(sep)[0]) for sep in ((" ", "") if len(group.slots) > 1 else (" ",))),
+                key=lambda r: r.score,
+            )
             if result.score < opts.threshold:
                 continue
-            entity = "indirect_prompt_injection" if slot.role in ("tool", "function") else "prompt_injection"
+            entity = "indirect_prompt_injection" if group.role == "tool" else "prompt_injection"
             if opts.action == "block":
                 record(data, name, {(entity, "blocked"): 1}, (time.perf_counter() - t0) * 1000)
-                where = "a tool result" if entity.startswith("indirect") else f"the {slot.role} input"
+                where = {"tool_definition": "a tool definition"}.get(
+                    group.kind, "a tool result" if group.role == "tool" else f"the {group.role} input"
+                )
                 raise blocked(
                     name,
                     entity,
                     f"{where} looks like an attempt to override the system instructions"
                     f" (score {result.score:.2f}, rules: {', '.join(result.rules)})",
                     "Rephrase the request; if a tool returned this text, do not pass it to the model.",
+                    call_type,
                 )
             flagged[(entity, "flagged")] = flagged.get((entity, "flagged"), 0) + 1
         record(data, name, flagged, (time.perf_counter() - t0) * 1000)
@@ -81,10 +90,10 @@ class InjectionGuard(CustomGuardrail):
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
-        self.check(data)
+        self.check(data, call_type)
         return data
 
     async def async_moderation_hook(
         self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, call_type: str
     ) -> None:
-        self.check(data)
+        self.check(data, call_type)

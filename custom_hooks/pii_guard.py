@@ -109,6 +109,7 @@ class PiiGuard(CustomGuardrail):
             replace=placeholder,
             what="the request contains personal data of a type this gateway does not send upstream",
             hint="Remove it from the prompt and retry.",
+            call_type=call_type,
         )
         if masker.vault and self.options.reversible:
             request_metadata(data)[VAULT_KEY] = VAULT.put(masker.vault, data.get("litellm_call_id"))

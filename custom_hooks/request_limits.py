@@ -33,6 +33,7 @@ from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks._guardrail_config import LimitsOptions, guardrails_config
 from custom_hooks._guardrail_core import blocked, record, request_slots
+from custom_hooks._guardrail_slots import TextSlot, chat_slots
 from custom_hooks._pricing import counting_tokenizer, process_catalog
 from custom_hooks._request_meta import identity_of
 
@@ -48,15 +49,23 @@ def _tokenizer(model: str) -> str:
     return counting_tokenizer(spec)
 
 
-def _input_tokens(data: dict[str, Any], byte_size: int) -> int:
-    messages = data.get("messages")
-    if isinstance(messages, list):
-        try:
-            tokenizer = _tokenizer(str(data.get("model") or ""))
-            return int(litellm.token_counter(model=tokenizer, messages=messages))
-        except Exception:  # an unknown model or exotic content: fall back to the byte bound
-            return byte_size
-    return byte_size
+def _input_tokens(data: dict[str, Any], slots: list[TextSlot], byte_size: int, call_type: str) -> int:
+    """Chat messages with LiteLLM's message counter (it knows their overhead) plus every
+    other slot (tool definitions, a smuggled ``system``) as text; other surfaces' slots
+    (Responses items, Anthropic blocks, prompts) as text."""
+    try:
+        tokenizer = _tokenizer(str(data.get("model") or ""))
+        messages = data.get("messages")
+        rest = slots
+        tokens = 0
+        if call_type in ("acompletion", "completion") and isinstance(messages, list):
+            tokens = int(litellm.token_counter(model=tokenizer, messages=messages))
+            rest = slots[sum(1 for _ in chat_slots({"messages": messages})) :]
+        if rest:
+            tokens += int(litellm.token_counter(model=tokenizer, text="\n".join(s.text for s in rest)))
+        return tokens
+    except Exception:  # an unknown model or exotic content: fall back to the byte bound
+        return byte_size
 
 
 class RequestLimits(CustomGuardrail):
@@ -82,6 +91,8 @@ class RequestLimits(CustomGuardrail):
         limit = self.options.for_tier(tier)
         tier_text = f"tier '{tier}'" if tier else "the default tier"
         messages = data.get("messages")
+        if not isinstance(messages, list):  # a Responses item list counts as messages too
+            messages = data.get("input") if call_type in ("aresponses", "responses") else None
         n = len(messages) if isinstance(messages, list) else 0
         if limit.max_messages is not None and n > limit.max_messages:
             record(data, name, {("max_messages", "blocked"): 1}, (time.perf_counter() - t0) * 1000)
@@ -90,11 +101,13 @@ class RequestLimits(CustomGuardrail):
                 "max_messages",
                 f"it has {n} messages and {tier_text} allows {limit.max_messages}",
                 "Trim or summarise the conversation history and retry.",
+                call_type,
             )
         if limit.max_input_tokens is not None:
-            size = sum(len(s.text.encode()) for s in request_slots(data))
+            slots = list(request_slots(data, call_type))
+            size = sum(len(s.text.encode()) for s in slots)
             if size > limit.max_input_tokens:
-                tokens = _input_tokens(data, size)
+                tokens = _input_tokens(data, slots, size, call_type)
                 if tokens > limit.max_input_tokens:
                     record(
                         data, name, {("max_input_tokens", "blocked"): 1}, (time.perf_counter() - t0) * 1000
@@ -104,6 +117,7 @@ class RequestLimits(CustomGuardrail):
                         "max_input_tokens",
                         f"it has about {tokens} input tokens and {tier_text} allows {limit.max_input_tokens}",
                         "Shorten the prompt or split the work into several requests.",
+                        call_type,
                     )
         record(data, name, {}, (time.perf_counter() - t0) * 1000)
         return data

@@ -84,6 +84,7 @@ class SecretsGuard(CustomGuardrail):
             replace=_replace,
             what="the request contains a credential",
             hint="Remove it from the prompt, rotate it if it was real, and retry.",
+            call_type=call_type,
         )
         record(data, name, counts, (time.perf_counter() - t0) * 1000)
         return data

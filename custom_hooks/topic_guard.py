@@ -27,6 +27,7 @@ from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks._guardrail_config import TopicOptions, guardrails_config
 from custom_hooks._guardrail_core import blocked, record, request_slots
+from custom_hooks._guardrail_joined import groups
 from custom_hooks._request_meta import identity_of
 from custom_hooks._topics import TopicMatcher
 
@@ -60,7 +61,9 @@ class TopicGuard(CustomGuardrail):
             found = self._matchers[key] = TopicMatcher(merged)
         return found
 
-    def check(self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth) -> None:
+    def check(
+        self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, call_type: str | None = None
+    ) -> None:
         t0 = time.perf_counter()
         name = self.guardrail_name or "topic_guard"
         ident = identity_of(user_api_key_dict)
@@ -68,10 +71,12 @@ class TopicGuard(CustomGuardrail):
         matcher = self.matcher(ident.get("team_id") if ident else user_api_key_dict.team_id)
         roles = set(self.options.roles)
         if matcher:
-            for slot in request_slots(data):
-                if slot.role not in roles:
+            for group in groups(request_slots(data, call_type)):
+                if group.role not in roles:
                     continue
-                topic = matcher.first(slot.text)
+                topic = matcher.first(group.joined(" ")[0])
+                if topic is None and len(group.slots) > 1:
+                    topic = matcher.first(group.joined("")[0])
                 if topic is not None:
                     record(data, name, {(f"topic:{topic}", "blocked"): 1}, (time.perf_counter() - t0) * 1000)
                     raise blocked(
@@ -79,16 +84,17 @@ class TopicGuard(CustomGuardrail):
                         f"topic:{topic}",
                         f"it touches the topic '{topic}', which is not allowed for your team",
                         "Rephrase the request without it, or ask your gateway administrator.",
+                        call_type,
                     )
         record(data, name, {}, (time.perf_counter() - t0) * 1000)
 
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
-        self.check(data, user_api_key_dict)
+        self.check(data, user_api_key_dict, call_type)
         return data
 
     async def async_moderation_hook(
         self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, call_type: str
     ) -> None:
-        self.check(data, user_api_key_dict)
+        self.check(data, user_api_key_dict, call_type)

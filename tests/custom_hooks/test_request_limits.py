@@ -52,3 +52,38 @@ def test_tier_overrides_field_by_field() -> None:
         default=TierLimit(max_input_tokens=100, max_messages=5), tiers={"x": TierLimit(max_messages=9)}
     )
     assert opts.for_tier("x") == TierLimit(max_input_tokens=100, max_messages=9)
+
+
+@pytest.mark.parametrize(
+    ("call_type", "data", "entity"),
+    [
+        ("aresponses", {"input": [{"role": "user", "content": "hi"}] * 4}, "max_messages"),
+        ("aresponses", {"instructions": "hello " * 200, "input": "hi"}, "max_input_tokens"),
+        (
+            "anthropic_messages",
+            {
+                "system": [{"type": "text", "text": "hello " * 200}],
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+            "max_input_tokens",
+        ),
+        (
+            "acompletion",
+            {
+                "messages": [{"role": "user", "content": "hi"}],
+                "tools": [{"type": "function", "function": {"name": "f", "description": "hello " * 200}}],
+            },
+            "max_input_tokens",
+        ),
+    ],
+)
+async def test_other_surfaces_count_every_slot(call_type: str, data: dict, entity: str) -> None:
+    with pytest.raises(ProxyException) as err:
+        await RequestLimits(options=OPTIONS).async_pre_call_hook(user("free"), None, data, call_type)
+    assert entity in err.value.to_dict()["message"]
+
+
+async def test_responses_input_over_the_byte_bound_but_under_the_token_limit_passes() -> None:
+    data = {"model": "gpt-4o-mini", "input": "hello " * 20}  # 120 bytes, about 20 tokens; free allows 50
+    out = await RequestLimits(options=OPTIONS).async_pre_call_hook(user("free"), None, data, "aresponses")
+    assert out["metadata"]["gateway"]["guardrails"][-1]["action"] == "allowed"

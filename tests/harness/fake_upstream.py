@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.harness import fake_responses
+
 __all__ = [
     "FakeUpstream",
     "RecordedRequest",
@@ -186,6 +188,9 @@ class FakeUpstream:
                     time.sleep(reply.delay_s)
                 if self.path.rstrip("/").endswith("/embeddings"):
                     self._embeddings(body, record)
+                    return
+                if self.path.rstrip("/").endswith("/responses"):
+                    record.usage = fake_responses.respond(self, body, reply, upstream._chunks)
                     return
                 upstream._respond(self, body, reply, record)
 
