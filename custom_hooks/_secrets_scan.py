@@ -68,14 +68,20 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("aws_access_key", re.compile(r"A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|PKA)([0-9A-Z]{16})(?![A-Za-z0-9])")),
     ("github_token", re.compile(r"g(?:h[pousr]_([A-Za-z0-9]{36,})|ithub_pat_([A-Za-z0-9_]{22,}))")),
     ("gitlab_token", re.compile(r"gl(?:pat|dt|rt|ptt|cbt|soat|ft|imt|agent)-([A-Za-z0-9_-]{20,})")),
-    ("slack_webhook", re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/(T[A-Za-z0-9_/-]{20,})")),
+    (
+        "slack_webhook",
+        re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/(T[A-Za-z0-9_/-]{20,})"),
+    ),
     ("slack_token", re.compile(r"x(?:ox[abposre]|app)-([A-Za-z0-9-]{10,})")),
     ("stripe_key", re.compile(r"(?:sk|rk)_live_([A-Za-z0-9]{16,})")),
     ("google_api_key", re.compile(r"AIza([0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])")),
     ("huggingface_token", re.compile(r"hf_([A-Za-z0-9]{30,})")),
     ("npm_token", re.compile(r"npm_([A-Za-z0-9]{36})(?![A-Za-z0-9])")),
     ("sendgrid_key", re.compile(r"SG\.([A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{30,64})")),
-    ("azure_storage_key", re.compile(rf"(?i)AccountKey=([{_B64}]{{40,}}={{0,2}})|[?&;]sig=([{_B64}%]{{30,}})")),
+    (
+        "azure_storage_key",
+        re.compile(rf"(?i)AccountKey=([{_B64}]{{40,}}={{0,2}})|[?&;]sig=([{_B64}%]{{30,}})"),
+    ),
     ("generic_api_key", re.compile(r"[:=][ \t]*[\"']?([^\s\"',;`]{12,})")),
 )
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,30}\Z")
@@ -90,7 +96,9 @@ _AZURE_NAME = re.compile(r"(?i)(?:azure|storage|account)[_-]?(?:storage[_-]?)?ke
 _AZURE_VALUE = re.compile(rf"[{_B64}]{{86}}==")
 _AWS_SECRET_VALUE = re.compile(rf"[{_B64}]{{40}}")
 # a connection string around a bare "password=" (not a shell assignment or prose)
-_CONN_CONTEXT = re.compile(r"(?i)jdbc:|odbc|server=|data source=|uid=|user ?id=|user(?:name)?=|host=|database=")
+_CONN_CONTEXT = re.compile(
+    r"(?i)jdbc:|odbc|server=|data source=|uid=|user ?id=|user(?:name)?=|host=|database="
+)
 
 
 # Documentation placeholders, not credentials: "postgres://user:pw@db", "api_key=os.environ/X".
