@@ -171,7 +171,11 @@ def _us_per_kb(fn: Callable[[str], Any], text: str, budget_s: float = 0.6) -> fl
 
 
 def _throughput(dets: Detectors, label: str) -> None:
-    texts = {"prose 4 KB": _prose(4096), "prose 64 KB": _prose(65536), "adversarial 64 KB": _adversarial(65536)}
+    texts = {
+        "prose 4 KB": _prose(4096),
+        "prose 64 KB": _prose(65536),
+        "adversarial 64 KB": _adversarial(65536),
+    }
     for name, text in texts.items():
         figures = "   ".join(f"{cls} {_us_per_kb(fn, text):8.1f}" for cls, fn in dets.items())
         print(f"{label:9s} {name:18s} µs/KB   {figures}")

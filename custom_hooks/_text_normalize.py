@@ -1,3 +1,4 @@
+# ruff: noqa: RUF002  (look-alike characters are what this code is about)
 """Normalise text before the guardrail detectors match it, and map offsets back.
 
 Attackers (and copy-paste) hide entities from regexes with characters a reader never
@@ -38,8 +39,7 @@ __all__ = ["INVISIBLE", "Normalized", "normalize"]
 INVISIBLE = frozenset(
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f"
     "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
-    "\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
-    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    "\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0" + "".join(map(chr, range(0xFE00, 0xFE10)))
 )
 
 # Look-alikes of Latin letters (Unicode confusables, the ones seen in the wild).
@@ -60,7 +60,9 @@ def _nfkc_changes() -> str:
             ranges[-1] = (ranges[-1][0], cp)
         else:
             ranges.append((cp, cp))
-    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
+    )
 
 
 _NFKC = _nfkc_changes()

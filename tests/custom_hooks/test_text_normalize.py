@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003  (look-alike characters are what this code is about)
 """Normalisation before detection: what is rewritten, and offsets that map back exactly."""
 
 from __future__ import annotations
@@ -39,9 +40,30 @@ def test_span_covers_invisible_characters_inside_the_entity() -> None:
 
 
 _PIECES = [
-    "a", "b", "Z", "0", "7", "@", ".", " ", "-", "é", "日",
-    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e",
-    "１", "Ａ", "＠", "ﬁ", "½", "\U000e0041",
+    "a",
+    "b",
+    "Z",
+    "0",
+    "7",
+    "@",
+    ".",
+    " ",
+    "-",
+    "é",
+    "日",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\u202e",
+    "１",
+    "Ａ",
+    "＠",
+    "ﬁ",
+    "½",
+    "\U000e0041",
 ]  # fmt: skip  (look-alikes depend on their word, so they are tested above)
 
 
