@@ -26,7 +26,6 @@ import base64
 import binascii
 import codecs
 import re
-from bisect import bisect_left
 from dataclasses import dataclass
 
 from custom_hooks._injection_rules import GATES, RULES
@@ -60,6 +59,9 @@ _SEPARATED_PHRASES = (
     "prior instructions", "all previous", "system prompt", "your instructions", "reveal the", "reveal your",
     "developer mode", "you are now", "disregard the", "disregard all", "forget all", "forget your",
 )  # fmt: skip
+_ATTACK_WORDS = frozenset(
+    {"ignor", "disregard", "forget", "instruct", "prompt", "reveal", "system", "developer"}
+)
 _LEET_NEEDLES = ("ignor", "disregard", "forget", "instruction", "previous", "prompt", "jailbreak", "reveal")
 _MAX_DECODED = 8  # runs decoded per text: encoded payloads are short, data blobs are not scored
 _MAX_RUN = 8192
@@ -67,6 +69,7 @@ _MAX_RUN = 8192
 _ENTRIES = {g for groups in GATES.values() for group in groups for g in group}
 _PREFIXES = tuple(sorted({g for g in _ENTRIES if not g.startswith("=")} | set(_ROT13_HINT)))
 _SUBSTRINGS = tuple(sorted(g[1:] for g in _ENTRIES if g.startswith("=")))
+_HEAD = 4
 _PUNCT = "\"'([{<*_`~#>:;,.!?-/\\|"
 
 
@@ -77,22 +80,19 @@ class InjectionScore:
 
 
 def _present(lowered: str) -> set[str]:
-    """The gate entries that occur in ``lowered``: word prefixes via a sorted word list
-    (one regex pass and a bisect per prefix), substrings by search."""
+    """The gate entries that (may) occur in ``lowered``: word prefixes are compared on
+    their first four letters (one set of the text's word heads; a coarse gate only lets
+    a regex run that then decides), substrings by search."""
     tokens = set(lowered.split())
-    words = sorted(tokens | {t.lstrip(_PUNCT) for t in tokens})
-    found = set()
-    for prefix in _PREFIXES:
-        i = bisect_left(words, prefix)
-        if i < len(words) and words[i].startswith(prefix):
-            found.add(prefix)
+    heads = {t[:_HEAD] for t in tokens} | {t.lstrip(_PUNCT)[:_HEAD] for t in tokens if not t[:1].isalnum()}
+    found = {p for p in _PREFIXES if p[:_HEAD] in heads}
     for sub in _SUBSTRINGS:
         if sub in lowered:
             found.add("=" + sub)
     return found
 
 
-def _windows(lowered: str, needles: list[str]) -> list[tuple[int, int]] | None:
+def _windows(lowered: str, needles: list[str], before: int) -> list[tuple[int, int]] | None:
     """Stretches of ``lowered`` around each needle; None when there are too many to bother."""
     hits: list[int] = []
     for n in needles:
@@ -105,7 +105,7 @@ def _windows(lowered: str, needles: list[str]) -> list[tuple[int, int]] | None:
     hits.sort()
     out: list[tuple[int, int]] = []
     for i in hits:
-        lo, hi = max(0, i - _WINDOW), i + _WINDOW
+        lo, hi = max(0, i - before), i + _WINDOW
         if out and lo <= out[-1][1]:
             out[-1] = (out[-1][0], hi)
         else:
@@ -113,13 +113,14 @@ def _windows(lowered: str, needles: list[str]) -> list[tuple[int, int]] | None:
     return out
 
 
-def _fires(pattern: re.Pattern[str], needles: list[str], text: str, lowered: str) -> bool:
-    # A long text is searched only around its gate words: the regexes try every position,
-    # str.find is a C scan (str.lower keeps offsets for all but a few characters, hence
-    # the length check).
-    if len(text) <= _SHORT or len(lowered) != len(text):
+def _fires(pattern: re.Pattern[str], needles: list[str], leading: bool, text: str, lowered: str) -> bool:
+    # The regexes try every position; str.find is a C scan. So a rule whose match starts
+    # with one of its gate words is searched only from each occurrence, and a long text
+    # only around them (str.lower keeps offsets for all but a few characters, hence the
+    # length check).
+    if len(lowered) != len(text) or (not leading and len(text) <= _SHORT):
         return pattern.search(text) is not None
-    windows = _windows(lowered, needles)
+    windows = _windows(lowered, needles, 16 if leading else _WINDOW)  # "do not follow"
     if windows is None:
         return pattern.search(text) is not None
     return any(pattern.search(text, lo, hi) is not None for lo, hi in windows)
@@ -132,8 +133,10 @@ def _rules_score(text: str, lowered: str, present: set[str]) -> tuple[float, lis
         groups = GATES[name]
         if not all(any(g in present for g in group) for group in groups):
             continue
-        needles = [g.lstrip("=") for g in groups[-1] if g in present]
-        if _fires(pattern, needles, text, lowered):
+        # two groups: the first (a verb) is where a match starts
+        leading = len(groups) > 1
+        needles = [g.lstrip("=") for g in groups[0 if leading else -1] if g in present]
+        if _fires(pattern, needles, leading, text, lowered):
             keep *= 1.0 - weight
             fired.append(name)
     return 1.0 - keep, fired
@@ -199,9 +202,8 @@ def _variants(text: str, lowered: str, tokens: list[str], present: set[str]) -> 
 
     Each is built only when undoing it reveals an attack word the plain text lacks."""
     out: list[tuple[str, str]] = []
-    joined = [t for t in tokens if len(t) >= 8 and ("_" in t or "-" in t or "." in t or "/" in t)]
-    if joined:
-        sep_low = _replace_all(" ".join(joined).lower(), _SEPARATORS)
+    if not present.isdisjoint(_ATTACK_WORDS):
+        sep_low = _replace_all(lowered, _SEPARATORS)
         if any(p in sep_low and p not in lowered for p in _SEPARATED_PHRASES):
             out.append(("separated", _SEPARATED.sub(" ", text)))
     leet_low = _replace_all(lowered, _LEET)
@@ -209,7 +211,7 @@ def _variants(text: str, lowered: str, tokens: list[str], present: set[str]) -> 
         out.append(("leet", _replace_all(text, _LEET)))
     if any(h in present for h in _ROT13_HINT):
         out.append(("rot13", codecs.encode(text, "rot13")))
-    long_tokens = [t for t in tokens if len(t) >= 24]
+    long_tokens = [t for t in set(tokens) if len(t) >= 24]
     if long_tokens:
         out.extend(_decoded_runs(long_tokens))
     return out

@@ -253,8 +253,9 @@ _VERBS = (
 )
 # Cheap gate per rule, checked before its regex runs: word prefixes (looked up in the
 # sorted words of the text), and "="-marked substrings for scripts without spaces and for
-# markers. A rule's regex cannot match unless one entry of each group occurs; the last
-# group also says where in a long text to look.
+# markers. A rule's regex cannot match unless one entry of each group occurs. With two
+# groups, a match starts at an entry of the first (the verb), so the regex is run only
+# from there.
 GATES: dict[str, tuple[tuple[str, ...], ...]] = {
     "override_instructions": (
         _VERBS,

@@ -55,10 +55,12 @@ _PHONE = re.compile(
 _PHONE_NATIONAL = re.compile(
     r"(?<![\w+.,/-])(?:\(\d{2,4}\)|\d{9,12}(?!\d)|\d{1,5})(?:[ ./-]{1,2}\d{2,8}){0,5}(?![\w]|[.,/-]\d)"
 )
+_GROUP_SEPARATORS = re.compile(r"[ ./()-]+")
 _DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\Z|(?:19|20)\d\d[./-]?\d{2}[./-]?\d{2}\Z")
 _PHONE_CONTEXT = re.compile(
-    r"(?i)(?:phone|tel\b|tel[.:#]|tél|telef|teléf|téléph|call\b|call me|calling|ring\b|mobile|mobil|\bmob\b|cell"
-    r"|handy|whats ?app|\bsms\b|text me|\bfax\b|\bph\b|ph[#:.]|contact|reach me|appel|anruf|ruf\b|llam|chiam|ligue"
+    r"(?i)(?:phone|tel\b|tel[.:#]|tél|telef|teléf|téléph|call\b|call me|calling|ring\b|mobile|mobil|\bmob\b"
+    r"|cell|handy|whats ?app|\bsms\b|text me|\bfax\b|\bph\b|ph[#:.]|contact|reach me|appel|anruf|ruf\b|llam"
+    r"|chiam|ligue"
     r"|bel me|zadzwo|номер|телеф|電話|携帯|手机|电话|연락|전화)[^\n\d]{0,24}\Z"
 )
 _NOT_PII_CONTEXT = re.compile(
@@ -69,7 +71,8 @@ _CARD_CONTEXT = re.compile(
     r"(?i)(?:card|visa|master|amex|kredit|karte|tarjeta|carte|cartão|\bcc\b|pay)[^\n\d]{0,24}\Z"
 )
 _CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)")
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
+# found from its check digits (digits are rarer than letters), the country code looked behind
+_IBAN = re.compile(r"(?<=[A-Za-z]{2})\d{2}(?: ?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
 _SSN = re.compile(r"(?<![\w-])(\d{3})-(\d{2})-(\d{4})(?![\w-])")
 # without dashes an SSN is just nine digits: only after a word that says it is one
 _SSN_LOOSE = re.compile(r"(?<![\w.-])(\d{3})[ .]?(\d{2})[ .]?(\d{4})(?![\w-]|[.]\d)")
@@ -147,22 +150,18 @@ def _before(text: str, start: int, width: int = 40) -> str:
 
 def _phones(text: str, lo: int, hi: int) -> Iterable[Finding]:
     for m in _PHONE.finditer(text, lo, hi):
-        digits = sum(c.isdigit() for c in m.group())
+        digits = sum(map(str.isdigit, m.group()))
         if 7 <= digits <= 15:
             yield Finding("phone", m.start(), m.end())
     for m in _PHONE_NATIONAL.finditer(text, lo, hi):
         raw = m.group()
-        digits = sum(c.isdigit() for c in raw)
+        digits = sum(map(str.isdigit, raw))
         if not 9 <= digits <= 12 or _DATE_LIKE.match(raw):
             continue
+        groups = _GROUP_SEPARATORS.split(raw.strip("()"))
+        trunk = raw[0] == "(" or (raw[0] == "0" and len(groups) >= 2 and all(len(g) >= 2 for g in groups))
         before = _before(text, m.start())
-        if _NOT_PII_CONTEXT.search(before):
-            continue
-        groups = re.split(r"[ ./()-]+", raw.strip("()"))
-        trunk = raw.startswith("(") or (
-            raw[0] == "0" and len(groups) >= 2 and all(len(g) >= 2 for g in groups)
-        )
-        if trunk or _PHONE_CONTEXT.search(before):
+        if (trunk or _PHONE_CONTEXT.search(before)) and not _NOT_PII_CONTEXT.search(before):
             yield Finding("phone", m.start(), m.end())
 
 
@@ -197,9 +196,12 @@ def _ipv4s(text: str, lo: int, hi: int) -> Iterable[Finding]:
 
 def _ibans(text: str) -> Iterable[Finding]:
     for m in _IBAN.finditer(text):
-        raw = m.group().upper()
+        start = m.start() - 2
+        if (start > 0 and text[start - 1].isalnum()) or not text[start : start + 2].isascii():
+            continue
+        raw = text[start : m.end()].upper()
         want = _IBAN_LENGTHS.get(raw[:2])
-        if want is None and not m.group()[:2].isupper():
+        if want is None and not text[start : start + 2].isupper():
             continue  # lower-case only for countries whose length is known
         compact = raw.replace(" ", "")
         if want is not None:
@@ -209,14 +211,14 @@ def _ibans(text: str) -> Iterable[Finding]:
         if not iban_ok(compact):
             continue
         # map the compact length back to an end offset in the original text
-        seen, end = 0, m.start()
+        seen, end = 0, start
         for ch in raw:
             end += 1
             if ch != " ":
                 seen += 1
                 if seen == len(compact):
                     break
-        yield Finding("iban", m.start(), end)
+        yield Finding("iban", start, end)
 
 
 def _ipv6s(text: str) -> Iterable[Finding]:

@@ -73,7 +73,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/(T[A-Za-z0-9_/-]{20,})"),
     ),
     ("slack_token", re.compile(r"x(?:ox[abposre]|app)-([A-Za-z0-9-]{10,})")),
-    ("stripe_key", re.compile(r"(?:sk|rk)_live_([A-Za-z0-9]{16,})")),
+    ("stripe_key", re.compile(r"k_live_([A-Za-z0-9]{16,})")),  # after "s" or "r", checked in Python
     ("google_api_key", re.compile(r"AIza([0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])")),
     ("huggingface_token", re.compile(r"hf_([A-Za-z0-9]{30,})")),
     ("npm_token", re.compile(r"npm_([A-Za-z0-9]{36})(?![A-Za-z0-9])")),
@@ -83,6 +83,14 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(rf"(?i)AccountKey=([{_B64}]{{40,}}={{0,2}})|[?&;]sig=([{_B64}%]{{30,}})"),
     ),
     ("generic_api_key", re.compile(r"[:=][ \t]*[\"']?([^\s\"',;`]{12,})")),
+)
+# Case-insensitive patterns have no literal for the engine to jump to: they run only
+# when one of these (lower-case) substrings occurs.
+_GATES: tuple[tuple[str, ...], ...] = tuple(
+    {"connection_string": ("password=", "pwd="), "azure_storage_key": ("accountkey=", "sig=")}.get(kind, ())
+    if "(?i)" in pattern.pattern
+    else ()
+    for kind, pattern in _PATTERNS
 )
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,30}\Z")
 _KEY_NAME = re.compile(
@@ -174,8 +182,9 @@ class SecretDetector:
 
     def _scan(self, text: str) -> list[Finding]:
         found: list[Finding] = []
-        for kind, pattern in _PATTERNS:
-            if kind not in self._wanted:
+        lowered = text.lower()
+        for (kind, pattern), gate in zip(_PATTERNS, _GATES, strict=True):
+            if kind not in self._wanted or (gate and not any(g in lowered for g in gate)):
                 continue
             for m in pattern.finditer(text):
                 hit = self._check(kind, text, m)
@@ -215,6 +224,10 @@ class SecretDetector:
             if start == 0 or text[start - 1] not in "Bb" or (start > 1 and _word_char(text[start - 2])):
                 return None
             if text.startswith("eyJ", m.start(1)):  # a JWT: reported as such
+                return None
+            start -= 1
+        elif kind == "stripe_key":
+            if start == 0 or text[start - 1] not in "sr" or (start > 1 and _word_char(text[start - 2])):
                 return None
             start -= 1
         elif kind == "azure_storage_key":

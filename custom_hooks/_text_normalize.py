@@ -33,6 +33,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 __all__ = ["INVISIBLE", "Normalized", "normalize"]
 
@@ -134,6 +135,13 @@ def normalize(text: str) -> Normalized:
     """See the module docstring; pure, and cheap when nothing needs rewriting."""
     if text.isascii():
         return Normalized(text, text)
+    return _normalize_unicode(text)
+
+
+# The three detectors normalise the same slot text one after the other: a small cache
+# (keyed by the string, whose hash Python keeps) does the work once.
+@lru_cache(maxsize=8)
+def _normalize_unicode(text: str) -> Normalized:
     # look-alikes matter only in words that mix them with Latin letters: both must occur
     mixed = _HAS_CONFUSABLE.search(text) is not None and _HAS_LATIN.search(text) is not None
     special = _SPECIAL_OR_CONFUSABLE if mixed else _SPECIAL
