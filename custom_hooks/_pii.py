@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 
 from custom_hooks._guardrail_core import Finding, non_overlapping
+from custom_hooks._text_normalize import normalize
 
 __all__ = ["ALL_ENTITIES", "LABELS", "PiiDetector", "iban_ok", "luhn_ok", "ssn_ok"]
 
@@ -34,8 +35,12 @@ LABELS = {
 # Emails are found from their "@" (a literal the engine can jump to), then the local
 # part is read backwards; numbers are found as digit clusters, and only clusters long
 # enough to be a phone, card, SSN or IPv4 are handed to the specific patterns.
-_EMAIL_DOMAIN = re.compile(r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
+_EMAIL_DOMAIN = re.compile(r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![\w-])")
 _EMAIL_LOCAL = re.compile(r"[A-Za-z0-9._%+-]{1,64}\Z")
+# "icon@2x.png" is an asset, "git@host:org/repo" an SSH remote: neither is a mailbox
+_FILE_SUFFIXES = frozenset(
+    {"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "tif", "tiff", "avif", "heic"}
+)
 _NUM_CLUSTER = re.compile(r"\d[\d .()/+-]{5,}")
 # +CC then groups; or NANP (555) 123-4567 / 555-123-4567 / 555.123.4567 (same separator).
 _PHONE = re.compile(
@@ -45,16 +50,44 @@ _PHONE = re.compile(
     r"|(?:1[ .-])?\d{3}([.-])\d{3}\1\d{4}"
     r")(?![\w.-]?\d)"
 )
+# National formats: a trunk "0" or a bracketed area code, then groups ("07700 900461",
+# "06 12 34 56 78", "(02) 1234 5678", "03-1234-5678"); any grouping with a context word.
+_PHONE_NATIONAL = re.compile(
+    r"(?<![\w+.,/-])(?:\(\d{2,4}\)|\d{9,12}(?!\d)|\d{1,5})(?:[ ./-]{1,2}\d{2,8}){0,5}(?![\w]|[.,/-]\d)"
+)
+_GROUP_SEPARATORS = re.compile(r"[ ./()-]+")
+_DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\Z|(?:19|20)\d\d[./-]?\d{2}[./-]?\d{2}\Z")
+_PHONE_CONTEXT = re.compile(
+    r"(?i)(?:phone|tel\b|tel[.:#]|tél|telef|teléf|téléph|call\b|call me|calling|ring\b|mobile|mobil|\bmob\b"
+    r"|cell|handy|whats ?app|\bsms\b|text me|\bfax\b|\bph\b|ph[#:.]|contact|reach me|appel|anruf|ruf\b|llam"
+    r"|chiam|ligue"
+    r"|bel me|zadzwo|номер|телеф|電話|携帯|手机|电话|연락|전화)[^\n\d]{0,24}\Z"
+)
+_NOT_PII_CONTEXT = re.compile(
+    r"(?i)(?:order|invoice|sku|part|tracking|serial|ticket|isbn|issn|ean|upc|imei|model|build|ref(?:erence)?"
+    r"|bestell|rechnung|commande|facture|pedido|factura|item|product|batch|lot)\b[^\n\d]{0,12}\Z"
+)
+_CARD_CONTEXT = re.compile(
+    r"(?i)(?:card|visa|master|amex|kredit|karte|tarjeta|carte|cartão|\bcc\b|pay)[^\n\d]{0,24}\Z"
+)
 _CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)")
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
+# found from its check digits (digits are rarer than letters), the country code looked behind
+_IBAN = re.compile(r"(?<=[A-Za-z]{2})\d{2}(?: ?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
 _SSN = re.compile(r"(?<![\w-])(\d{3})-(\d{2})-(\d{4})(?![\w-])")
+# without dashes an SSN is just nine digits: only after a word that says it is one
+_SSN_LOOSE = re.compile(r"(?<![\w.-])(\d{3})[ .]?(\d{2})[ .]?(\d{4})(?![\w-]|[.]\d)")
+_SSN_CONTEXT = re.compile(
+    r"(?i)(?:ssn|social security|social sec|\bsocial\b|soc\.? ?sec|\btin\b|ss#|ssa)[^\n\d]{0,20}\Z"
+)
 _IPV4 = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
 )
 _IPV6_SEED = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _IPV6 = re.compile(r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}")
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
-_VERSION_BEFORE = re.compile(r"(?:\bv|version|release|build|ver\.?|version:)\s*$", re.IGNORECASE)
+_VERSION_BEFORE = re.compile(
+    r"(?:\bv|version|versão|versión|versione|release|build|ver\.?|version:|[=~<>]=|==)\s*$", re.IGNORECASE
+)
 
 # ISO 13616 IBAN lengths per country (the common ones; others only need mod-97).
 _IBAN_LENGTHS = {
@@ -102,27 +135,53 @@ def _emails(text: str) -> Iterable[Finding]:
         start = local.start()
         while start < at and not text[start].isalnum():
             start += 1
+        end = m.end()
+        if m.group(1).lower() in _FILE_SUFFIXES or (
+            end < len(text) and text[end] == ":" and text[end + 1 : end + 2] not in ("", " ", "\n")
+        ):
+            continue
         if start < at:
-            yield Finding("email", start, m.end())
+            yield Finding("email", start, end)
+
+
+def _before(text: str, start: int, width: int = 40) -> str:
+    return text[max(0, start - width) : start]
 
 
 def _phones(text: str, lo: int, hi: int) -> Iterable[Finding]:
     for m in _PHONE.finditer(text, lo, hi):
-        digits = sum(c.isdigit() for c in m.group())
+        digits = sum(map(str.isdigit, m.group()))
         if 7 <= digits <= 15:
+            yield Finding("phone", m.start(), m.end())
+    for m in _PHONE_NATIONAL.finditer(text, lo, hi):
+        raw = m.group()
+        digits = sum(map(str.isdigit, raw))
+        if not 9 <= digits <= 12 or _DATE_LIKE.match(raw):
+            continue
+        groups = _GROUP_SEPARATORS.split(raw.strip("()"))
+        trunk = raw[0] == "(" or (raw[0] == "0" and len(groups) >= 2 and all(len(g) >= 2 for g in groups))
+        before = _before(text, m.start())
+        if (trunk or _PHONE_CONTEXT.search(before)) and not _NOT_PII_CONTEXT.search(before):
             yield Finding("phone", m.start(), m.end())
 
 
 def _cards(text: str, lo: int, hi: int) -> Iterable[Finding]:
     for m in _CARD.finditer(text, lo, hi):
         digits = m.group().replace(" ", "").replace("-", "")
-        if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn_ok(digits):
-            yield Finding("credit_card", m.start(), m.end())
+        if not (13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn_ok(digits)):
+            continue
+        before = _before(text, m.start(), 30)
+        if _NOT_PII_CONTEXT.search(before) and not _CARD_CONTEXT.search(before):
+            continue  # "order 4000 1234 ...", "SKU 8400-2231-...": identifiers that happen to pass Luhn
+        yield Finding("credit_card", m.start(), m.end())
 
 
 def _ssns(text: str, lo: int, hi: int) -> Iterable[Finding]:
     for m in _SSN.finditer(text, lo, hi):
         if ssn_ok(*m.groups()):
+            yield Finding("us_ssn", m.start(), m.end())
+    for m in _SSN_LOOSE.finditer(text, lo, hi):
+        if "-" not in m.group() and ssn_ok(*m.groups()) and _SSN_CONTEXT.search(_before(text, m.start())):
             yield Finding("us_ssn", m.start(), m.end())
 
 
@@ -137,8 +196,13 @@ def _ipv4s(text: str, lo: int, hi: int) -> Iterable[Finding]:
 
 def _ibans(text: str) -> Iterable[Finding]:
     for m in _IBAN.finditer(text):
-        raw = m.group()
+        start = m.start() - 2
+        if (start > 0 and text[start - 1].isalnum()) or not text[start : start + 2].isascii():
+            continue
+        raw = text[start : m.end()].upper()
         want = _IBAN_LENGTHS.get(raw[:2])
+        if want is None and not text[start : start + 2].isupper():
+            continue  # lower-case only for countries whose length is known
         compact = raw.replace(" ", "")
         if want is not None:
             if len(compact) < want:
@@ -147,14 +211,14 @@ def _ibans(text: str) -> Iterable[Finding]:
         if not iban_ok(compact):
             continue
         # map the compact length back to an end offset in the original text
-        seen, end = 0, m.start()
+        seen, end = 0, start
         for ch in raw:
             end += 1
             if ch != " ":
                 seen += 1
                 if seen == len(compact):
                     break
-        yield Finding("iban", m.start(), end)
+        yield Finding("iban", start, end)
 
 
 def _ipv6s(text: str) -> Iterable[Finding]:
@@ -203,7 +267,7 @@ def _worth_scanning(entity: str, cluster: str, digits: int) -> bool:
     if entity == "credit_card":
         return digits >= 13
     if entity == "us_ssn":
-        return digits >= 9 and "-" in cluster
+        return digits >= 9
     return cluster.count(".") >= 3  # ipv4
 
 
@@ -226,6 +290,13 @@ class PiiDetector:
     def scan(self, text: str) -> list[Finding]:
         if len(text) < 6:
             return []
+        norm = normalize(text)
+        found = self._scan(norm.text)
+        if norm.changed:
+            found = [Finding(f.entity, *norm.span(f.start, f.end)) for f in found]
+        return found
+
+    def _scan(self, text: str) -> list[Finding]:
         found: list[Finding] = []
         for scan_text in self._textual:
             found.extend(scan_text(text))
@@ -238,6 +309,8 @@ class PiiDetector:
                     continue
                 # a little context either side: "+"/"(" prefixes, boundary look-arounds
                 lo, hi = max(0, cluster.start() - 3), min(n, cluster.end() + 2)
+                if text[lo:hi].startswith("0x", cluster.start() - lo):
+                    continue  # hexadecimal, not a number about anyone
                 for entity, scan_numbers in self._numeric:
                     if _worth_scanning(entity, c, digits):
                         found.extend(scan_numbers(text, lo, hi))

@@ -7,6 +7,7 @@ import pytest
 from custom_hooks._pii import PiiDetector, iban_ok, luhn_ok, ssn_ok
 
 DETECT = PiiDetector()
+FULLWIDTH_CARD = "4111 1111 1111 1111".translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
 
 
 def entities(text: str) -> list[tuple[str, str]]:
@@ -95,3 +96,46 @@ def test_entity_selection_limits_the_scan() -> None:
 )
 def test_checksums(fn: object, args: tuple[str, ...], ok: bool) -> None:
     assert fn(*args) is ok  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mobile: 07700 900461", [("phone", "07700 900461")]),
+        ("Handy 0151 23456789 bitte", [("phone", "0151 23456789")]),
+        ("tél 06 12 34 56 78", [("phone", "06 12 34 56 78")]),
+        ("call (02) 9876 5432 today", [("phone", "(02) 9876 5432")]),
+        ("電話 03-1234-5678", [("phone", "03-1234-5678")]),
+        ('{"phone": "4155550123"}', [("phone", "4155550123")]),
+        ("SSN 123456789 on file", [("us_ssn", "123456789")]),
+        ("social security no. 123 45 6789", [("us_ssn", "123 45 6789")]),
+        ("iban de89 3704 0044 0532 0130 00", [("iban", "de89 3704 0044 0532 0130 00")]),
+        ("card " + FULLWIDTH_CARD, [("credit_card", FULLWIDTH_CARD)]),
+    ],
+)
+def test_national_and_obfuscated_formats(text: str, expected: list[tuple[str, str]]) -> None:
+    assert entities(text) == expected
+
+
+def test_zero_width_characters_inside_an_entity_are_masked_with_it() -> None:
+    text = "mail bo\u200bb@exa\u2060mple.com now"
+    [f] = DETECT.scan(text)
+    assert text[f.start : f.end] == "bo\u200bb@exa\u2060mple.com"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "123456789 is not an SSN without a word saying so",
+        "call me maybe, order 4155550123",
+        "git@github.com:acme/payments.git",
+        "use icon@2x.png",
+        "pip install requests==2.31.0.1",
+        "SKU 4111 1111 1111 1111 restocked",  # Luhn-valid, but a part number by context
+        "lat 48.858370, lon 2.294481",
+        "date 01/02/2024 - 28/02/2024",
+        "gb82 west 1234 5698 7654 33 fails mod-97",
+    ],
+)
+def test_context_rules_keep_lookalikes_clean(text: str) -> None:
+    assert entities(text) == []

@@ -89,3 +89,67 @@ def test_entity_selection() -> None:
     assert [f.entity for f in only_aws.scan(f"{OPENAI} {AWS}")] == ["aws_access_key"]
     with pytest.raises(ValueError):
         SecretDetector(frozenset({"nope"}))
+
+
+def _rand(n: int, alphabet: str = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789") -> str:
+    return "".join(alphabet[(i * 7 + 3) % len(alphabet)] for i in range(n))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("GITLAB_TOKEN=glpat-" + _rand(20), "gitlab_token"),
+        (
+            "https://hooks.slack.com/services/T0"
+            + _rand(8).upper()
+            + "/B0"
+            + _rand(8).upper()
+            + "/"
+            + _rand(24),
+            "slack_webhook",
+        ),
+        ("the live key is sk_live_" + _rand(24) + " ok", "stripe_key"),
+        ("key=AIza" + _rand(35), "google_api_key"),
+        ("hf_" + _rand(34), "huggingface_token"),
+        ("npm_" + _rand(36), "npm_token"),
+        ("SG." + _rand(22) + "." + _rand(43), "sendgrid_key"),
+        ("sk-ant-api03-" + _rand(90), "anthropic_key"),
+        (
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF"
+            + _rand(40)
+            + "\n-----END PGP PRIVATE KEY BLOCK-----",
+            "private_key",
+        ),
+        ("AccountName=x;AccountKey=" + _rand(86) + "==;EndpointSuffix=core.windows.net", "azure_storage_key"),
+        ("jdbc:mysql://db:3306/shop?user=shop&password=" + _rand(14), "connection_string"),
+        ("aws_secret_access_key = " + _rand(40), "aws_secret_key"),
+        ("github_pat_" + _rand(22) + "_" + _rand(59), "github_token"),
+        ("token ghp\u200b_" + _rand(36), "github_token"),
+    ],
+)
+def test_detects_provider_formats(text: str, kind: str) -> None:
+    assert [f.entity for f in DETECT.scan(text)] == [kind]
+
+
+def test_masks_the_original_characters_of_an_obfuscated_key() -> None:
+    text = "key sk_live_" + _rand(10) + "\u200b" + _rand(14) + " end"
+    [f] = DETECT.scan(text)
+    assert text[f.start : f.end].startswith("sk_live_") and "\u200b" in text[f.start : f.end]
+    assert text[f.end :] == " end"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "commit 3f2a9c1e5b7d4c3e8a6f1d2e3f4a5b6c7d8e9f01 fixed it",
+        "uuid 5f0c2a1e-9b7d-4c3e-8a6f-1d2e3f4a5b6c",
+        "Stripe live keys start with sk_live_ and test keys with sk_test_.",
+        "The key looks like sk_live_xxxxxxxxxxxxxxxxxxxxxxxx",
+        "AKIAXXXXXXXXXXXXXXXX is the placeholder",
+        "jdbc:postgresql://localhost:5432/app?user=app",
+        "AccountKey=<storage-account-key>",
+        "password: ********",
+    ],
+)
+def test_hashes_and_placeholders_pass(text: str) -> None:
+    assert found(text) == []
