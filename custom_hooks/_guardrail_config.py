@@ -42,15 +42,25 @@ __all__ = [
 Action = Literal["mask", "block", "allow"]
 PiiEntity = Literal["email", "phone", "credit_card", "iban", "us_ssn", "ip_address"]
 SecretEntity = Literal[
-    "openai_key",
-    "aws_access_key",
-    "github_token",
-    "slack_token",
-    "generic_api_key",
-    "bearer_token",
-    "jwt",
     "private_key",
     "connection_string",
+    "jwt",
+    "bearer_token",
+    "openai_key",
+    "anthropic_key",
+    "aws_access_key",
+    "aws_secret_key",
+    "github_token",
+    "gitlab_token",
+    "slack_token",
+    "slack_webhook",
+    "stripe_key",
+    "google_api_key",
+    "huggingface_token",
+    "npm_token",
+    "sendgrid_key",
+    "azure_storage_key",
+    "generic_api_key",
 ]
 Role = Literal["system", "user", "assistant", "tool", "function", "developer"]
 

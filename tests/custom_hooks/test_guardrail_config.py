@@ -45,3 +45,12 @@ def test_entries_only_name_class_mode_default_on() -> None:
     assert [p[0] for p in check_guardrail_entries(bad_mode)] == ["guardrails[0].litellm_params.mode"]
     foreign = entry(guardrail="presidio", mode="whatever", anything=1)
     assert list(check_guardrail_entries(foreign)) == []
+
+
+def test_every_secret_entity_is_configurable() -> None:
+    from typing import get_args
+
+    from custom_hooks._guardrail_config import SecretEntity
+    from custom_hooks._secrets_scan import ALL_SECRETS
+
+    assert set(get_args(SecretEntity)) == set(ALL_SECRETS)
