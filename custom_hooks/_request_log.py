@@ -36,15 +36,23 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
-from litellm.proxy._types import UserAPIKeyAuth
+from litellm.proxy._types import ProxyException, UserAPIKeyAuth
 
 from custom_hooks._errors import gateway_error_of
 from custom_hooks._observability_config import RequestLogConfig
 from custom_hooks._request_context import client_request_id
 from custom_hooks._request_event import RequestEvent, classify_exception, event_from_logging_kwargs
 
-__all__ = ["RejectionLogFilter", "RequestLog", "install_rejection_log_filter", "log_line", "request_logger"]
+__all__ = [
+    "RejectionLogFilter",
+    "RequestLog",
+    "client_status",
+    "install_rejection_log_filter",
+    "log_line",
+    "request_logger",
+]
 
 log = logging.getLogger("gateway.metrics")
 _LOGGER_NAME = "gateway.requests"
@@ -117,6 +125,23 @@ def install_rejection_log_filter() -> None:
     logger = logging.getLogger("LiteLLM Proxy")
     if not any(isinstance(f, RejectionLogFilter) for f in logger.filters):
         logger.addFilter(RejectionLogFilter())
+
+
+def client_status(exc: BaseException, *, auth_path: bool) -> int | None:
+    """The HTTP status the client got for ``exc`` when LiteLLM's logging payload would misstate it.
+
+    A :class:`GatewayError` (also when wrapped) has its own status; an exception custom auth
+    raised because the key store is unreachable reaches the client as 503 (LiteLLM's auth
+    handler maps database outages so), though the logging payload carries the raw error.
+    """
+    err = gateway_error_of(exc)
+    if err is not None:
+        return err.status_code
+    if not auth_path or isinstance(exc, ProxyException | HTTPException) or not isinstance(exc, Exception):
+        return None
+    from litellm.proxy.db.exception_handler import PrismaDBExceptionHandler
+
+    return 503 if PrismaDBExceptionHandler.is_database_service_unavailable_error(exc) else None
 
 
 def _now() -> str:
@@ -207,9 +232,13 @@ class RequestLog(CustomLogger):
                 return
             event = event_from_logging_kwargs(kwargs, status)
             exc = kwargs.get("exception")
-            err = gateway_error_of(exc) if isinstance(exc, BaseException) else None
-            if err is not None:  # LiteLLM's error_information may say 500 for a wrapped 503
-                event.error_code = str(err.status_code)
+            if status != "success" and isinstance(exc, BaseException):
+                # LiteLLM's error_information may say 500 for what the client got as 503
+                real = client_status(exc, auth_path=bool(kwargs.get("litellm_no_upstream_llm_call")))
+                if real is not None:
+                    event.error_code = str(real)
+                    if real == 503 and event.reason in (None, "internal_error"):
+                        event.reason = "service_unavailable"
             line = log_line(event, include_content=self.config.include_content)
             self._emit(line)
         except Exception:  # logging must never break a response
@@ -240,9 +269,9 @@ class RequestLog(CustomLogger):
 
             kind, reason, status = classify_exception(original_exception)
             err = gateway_error_of(original_exception)
-            if err is not None:  # the status the client got, not the wrapper's
-                status = err.status_code
+            if err is not None:
                 reason = err.code
+            status = client_status(original_exception, auth_path=True) or status
             ctx = current()
             line = {
                 "ts": _now(),
