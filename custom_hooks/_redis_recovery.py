@@ -80,9 +80,7 @@ def close_open_breakers() -> int:
         except AttributeError:
             if not _warned_private_api:
                 _warned_private_api = True
-                log.warning(
-                    "can't close LiteLLM's Redis circuit breaker (API changed); its timer decides"
-                )
+                log.warning("can't close LiteLLM's Redis circuit breaker (API changed); its timer decides")
             continue
         closed += 1
     return closed
