@@ -79,10 +79,6 @@ def _service(counters: Any, ledger: Ledger, clock: Clock, **spend: Any) -> Budge
     )
 
 
-async def _total(counters: WindowCounters, now: float) -> float | None:
-    return (await counters.totals([_w()], now))[0]
-
-
 async def test_raise_to_lifts_a_counter_but_never_lowers_it(counters: WindowCounters) -> None:
     w = _w(uuid.uuid4().hex)
     assert await counters.raise_to(w, 0.4, 60) is None  # missing: seeded
