@@ -23,11 +23,27 @@ Failure policy (``gateway.governance.failure_policy``): Redis unreachable during
 check → ``budget_counters``; the store unreachable when a window must be rebuilt from the
 ledger → ``budget_rebuild``. ``open`` lets the request through unreserved (logged,
 ``metadata.gateway.budget.degraded`` says why); ``closed`` answers 503.
+
+Recovery (:meth:`BudgetService.maintain_once`, a background loop about once a second):
+
+- reservations are leases of ``spend.reservation_lease_s``, renewed by this instance while
+  its calls run (at most ``reservation_ttl_s``): a crashed instance's reservations free
+  their budget within one lease;
+- settlements that failed (Redis unreachable) are retried, and every window this instance
+  used recently (up to 2,000) is reconciled with the ledger (:meth:`BudgetService.reconcile`:
+  the counter is raised to the ledger's spend, never lowered) as soon as Redis answers
+  again, and every ``spend.reconcile_interval_s``. Spend served while Redis was unreachable
+  is therefore counted within seconds of its return (once its ledger rows are written:
+  rows still buffered on another instance are counted by the next reconciliation);
+- a rebuild reads the store and this process's ledger buffer under the ledger writer's
+  lock (:func:`custom_hooks._ledger.ledger_spend`), so a batch being written is counted
+  exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -44,8 +60,16 @@ from litellm.proxy._types import UserAPIKeyAuth
 from custom_hooks import _lifecycle
 from custom_hooks._errors import BudgetExceeded, GatewayError, ServiceUnavailable, to_proxy_exception
 from custom_hooks._governance_config import FailurePolicy, SpendSettings
+from custom_hooks._redis_recovery import RedisRecovery, get_recovery, set_recovery
 from custom_hooks._request_meta import gateway_metadata, identity_of, request_metadata
-from custom_hooks._windows import InProcessCounters, RedisCounters, Window, WindowCounters, window_for
+from custom_hooks._windows import (
+    InProcessCounters,
+    RedisCounters,
+    Window,
+    WindowCounters,
+    member,
+    window_for,
+)
 
 __all__ = [
     "BudgetGuard",
@@ -59,6 +83,8 @@ __all__ = [
 log = logging.getLogger("gateway.budgets")
 
 SpendSinceFn = Callable[[str, str, datetime], Awaitable[float]]
+# (scope, scope id, since, stored-spend query) -> stored + buffered spend, read consistently
+ConsistentReadFn = Callable[[str, str, datetime, Callable[[], Awaitable[float]]], Awaitable[float]]
 
 _REDIS_ERRORS: tuple[type[BaseException], ...]
 try:
@@ -74,6 +100,9 @@ _STORE_ERRORS: tuple[type[BaseException], ...] = (
     RuntimeError,  # the store is not open
 )
 _SEED_TIMEOUT_S = 3.0
+_SEEN_MAX = 2_000
+_DRIFT_USD = 1e-6  # float noise between the counter's sum and the ledger's
+_DEGRADED_FOR_S = 10.0  # readiness reports a degraded budget check for this long
 
 
 @dataclass
@@ -86,6 +115,7 @@ class Reservation:
     totals: tuple[float, ...]
     held: bool = True
     charged: bool = False
+    created: float = 0.0
 
     def remaining(self) -> tuple[Window, float] | None:
         """The binding window and what is left in it (after this reservation)."""
@@ -138,8 +168,19 @@ class BudgetService:
     policy: FailurePolicy = field(default_factory=FailurePolicy)
     clock: Callable[[], float] = time.time
     pending_spend: Callable[[str, str, datetime], float] | None = None
+    consistent_read: ConsistentReadFn | None = None
     _res: OrderedDict[str, Reservation] = field(default_factory=OrderedDict)
     degraded_total: int = 0
+    # windows this instance used recently (reconciled with the ledger), newest last
+    _seen: OrderedDict[str, Window] = field(default_factory=OrderedDict)
+    # (windows, member amount) of reservations whose release failed: retried on recovery
+    _unsettled: dict[str, tuple[tuple[Window, ...], float]] = field(default_factory=dict)
+    needs_reconcile: bool = False
+    last_degraded_at: float | None = None
+    last_reconciled_at: float = 0.0
+    reconcile_corrections_total: int = 0
+    reconcile_added_usd: float = 0.0
+    _task: asyncio.Task[None] | None = None
 
     def windows(self, budgets: Sequence[Mapping[str, Any]], now: float) -> tuple[Window, ...]:
         out = []
@@ -164,11 +205,10 @@ class BudgetService:
             return None
         rid = uuid.uuid4().hex
         amount = max(0.0, float(amount))
+        self._remember(windows)
         for _ in range(3):
             try:
-                outcome = await self.counters.reserve(
-                    windows, rid, amount, now, self.settings.reservation_ttl_s
-                )
+                outcome = await self.counters.reserve(windows, rid, amount, now, self._lease_s)
             except _REDIS_ERRORS as exc:
                 return self._degrade("budget_counters", "budget counters unavailable", exc)
             if outcome.missing:
@@ -184,24 +224,45 @@ class BudgetService:
                         w.limit, 0.0, w.scope, w.reset_at.isoformat() if w.reset_at else None
                     ),
                 )
-            res = Reservation(rid, amount, windows, outcome.totals)
+            res = Reservation(rid, amount, windows, outcome.totals, created=now)
             self._res[rid] = res
             while len(self._res) > 50_000:  # settled long ago or leaked: the TTL frees them
                 self._res.popitem(last=False)
             return res
         return self._degrade("budget_counters", "budget counters could not be seeded", None)
 
+    @property
+    def _lease_s(self) -> float:
+        return min(self.settings.reservation_lease_s, self.settings.reservation_ttl_s)
+
+    def _remember(self, windows: Sequence[Window]) -> None:
+        for w in windows:
+            self._seen[w.key] = w
+            self._seen.move_to_end(w.key)
+        while len(self._seen) > _SEEN_MAX:
+            self._seen.popitem(last=False)
+
+    async def ledger_spend(self, w: Window) -> float:
+        """What the ledger says window ``w`` spent: stored rows + this process's buffered rows."""
+
+        async def stored() -> float:
+            if self.spend_since is None:
+                return 0.0
+            return float(await self.spend_since(w.scope, w.scope_id, w.start_dt))
+
+        if self.consistent_read is not None:
+            return await asyncio.wait_for(
+                self.consistent_read(w.scope, w.scope_id, w.start_dt, stored), timeout=_SEED_TIMEOUT_S
+            )
+        spent = await asyncio.wait_for(stored(), timeout=_SEED_TIMEOUT_S)
+        if self.pending_spend is not None:
+            spent += self.pending_spend(w.scope, w.scope_id, w.start_dt)
+        return spent
+
     async def _seed(self, windows: Sequence[Window]) -> str | None:
         for w in windows:
             try:
-                if self.spend_since is None:
-                    spent = 0.0
-                else:
-                    spent = await asyncio.wait_for(
-                        self.spend_since(w.scope, w.scope_id, w.start_dt), timeout=_SEED_TIMEOUT_S
-                    )
-                if self.pending_spend is not None:
-                    spent += self.pending_spend(w.scope, w.scope_id, w.start_dt)
+                spent = await self.ledger_spend(w)
             except _STORE_ERRORS as exc:
                 return self._degrade("budget_rebuild", "the ledger store is unavailable", exc)
             try:
@@ -213,6 +274,9 @@ class BudgetService:
     def _degrade(self, check: str, what: str, exc: BaseException | None) -> str:
         mode = getattr(self.policy, check)
         self.degraded_total += 1
+        self.last_degraded_at = self.clock()
+        if check == "budget_counters":
+            self.needs_reconcile = True  # spend may now be served without reaching the counters
         detail = f"{type(exc).__name__}: {exc}" if exc is not None else ""
         if mode == "closed":
             log.warning("budget check failed closed (%s): %s %s", check, what, detail)
@@ -236,8 +300,19 @@ class BudgetService:
                 res.windows, rid or "", res.amount if was_held else 0.0, float(actual or 0.0)
             )
         except _REDIS_ERRORS as exc:
-            log.warning("budget settlement lost (%s); the ledger still has the row", type(exc).__name__)
+            log.warning(
+                "budget settlement failed (%s); retried with the ledger's spend once Redis answers",
+                type(exc).__name__,
+            )
+            self._settlement_lost(res, was_held)
         self._res.pop(rid or "", None)
+
+    def _settlement_lost(self, res: Reservation, was_held: bool) -> None:
+        self.needs_reconcile = True
+        if was_held:
+            self._unsettled[res.rid] = (res.windows, res.amount)
+            while len(self._unsettled) > 50_000:  # the lease frees the rest
+                self._unsettled.pop(next(iter(self._unsettled)))
 
     async def release(self, rid: str | None) -> None:
         """A call failed (perhaps before a fallback succeeds): drop its reservation only."""
@@ -248,9 +323,108 @@ class BudgetService:
         try:
             await self.counters.settle(res.windows, rid or "", res.amount, 0.0)
         except _REDIS_ERRORS as exc:
-            log.warning("budget reservation release failed (%s); it expires by itself", type(exc).__name__)
+            log.warning("budget reservation release failed (%s); retried later", type(exc).__name__)
+            self._settlement_lost(res, True)
+
+    # --- recovery: leases, lost settlements, reconciliation with the ledger -------------
+
+    def request_reconcile(self) -> None:
+        """Reconcile at the next maintenance tick (Redis came back)."""
+        self.needs_reconcile = True
+
+    async def renew_leases(self, now: float) -> None:
+        """Extend the lease of every reservation still held (younger than reservation_ttl_s)."""
+        groups: dict[tuple[Window, ...], list[str]] = {}
+        for res in list(self._res.values()):
+            if not res.held or res.charged:
+                continue
+            if now - res.created >= self.settings.reservation_ttl_s:
+                res.held = False  # never settled: let its lease run out
+                continue
+            groups.setdefault(res.windows, []).append(member(res.rid, res.amount))
+        for windows, members in groups.items():
+            await self.counters.renew(windows, members, now + self._lease_s)
+
+    async def reconcile(self) -> int:
+        """Retry lost releases, then raise every recent window's counter to the ledger's spend.
+
+        Returns how many counters were raised. Raises the Redis or store error that stopped it
+        (the caller retries at the next tick).
+        """
+        for rid, (windows, amount) in list(self._unsettled.items()):
+            await self.counters.settle(windows, rid, amount, 0.0)
+            self._unsettled.pop(rid, None)
+        now = self.clock()
+        corrected = 0
+        for key, w in list(self._seen.items()):
+            if w.end is not None and w.end <= now:
+                self._seen.pop(key, None)
+                continue
+            spent = await self.ledger_spend(w)
+            before = await self.counters.raise_to(w, spent, self._lease_s)
+            if before is not None and spent > before + _DRIFT_USD:
+                corrected += 1
+                self.reconcile_added_usd += spent - before
+                log.info(
+                    "budget counter %s raised from %.6f to the ledger's %.6f (spend served while the"
+                    " counters were unreachable)",
+                    w.scope,
+                    before,
+                    spent,
+                )
+        self.reconcile_corrections_total += corrected
+        self.last_reconciled_at = now
+        self.needs_reconcile = False
+        return corrected
+
+    async def maintain_once(self) -> None:
+        """One maintenance tick: renew leases; reconcile when asked or when it is time."""
+        now = self.clock()
+        try:
+            await self.renew_leases(now)
+        except _REDIS_ERRORS:
+            return  # Redis still away: the next tick tries again
+        interval = self.settings.reconcile_interval_s
+        due = interval > 0 and now - self.last_reconciled_at >= interval
+        if not (self.needs_reconcile or due):
+            return
+        try:
+            await self.reconcile()
+        except (*_REDIS_ERRORS, *_STORE_ERRORS) as exc:
+            self.needs_reconcile = True
+            log.debug("budget reconciliation postponed (%s)", type(exc).__name__)
+
+    async def _maintain(self) -> None:
+        tick = min(1.0, self._lease_s / 3)
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                await self.maintain_once()
+            except Exception:  # the loop must survive anything one tick does
+                log.warning("budget maintenance tick failed", exc_info=True)
+
+    def start(self) -> None:
+        """Start the maintenance loop (leases, reconciliation) on the running loop."""
+        if self._task is None or self._task.done():
+            self.last_reconciled_at = self.clock()
+            self._task = asyncio.get_running_loop().create_task(self._maintain(), name="gateway-budgets")
+
+    def problems(self, now: float | None = None) -> list[str]:
+        """What is degraded in budget enforcement right now (empty: nothing)."""
+        now = self.clock() if now is None else now
+        out = []
+        if self.last_degraded_at is not None and now - self.last_degraded_at < _DEGRADED_FOR_S:
+            out.append(f"budget checks degraded within {_DEGRADED_FOR_S:g}s ({self.degraded_total} total)")
+        if self.needs_reconcile:
+            out.append("budget counters not yet reconciled with the ledger after an outage")
+        return out
 
     async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
         await self.counters.close()
 
 
@@ -470,20 +644,39 @@ async def _start(settings: Any, config: Any) -> None:
     async def spend_since(scope: str, scope_id: str, since: datetime) -> float:
         return await _store.get_store().spend_since(scope, scope_id, since)  # type: ignore[arg-type]
 
-    set_budget_service(
-        BudgetService(
-            counters,
-            spend_since=spend_since,
-            settings=gov.spend,
-            policy=gov.failure_policy,
-            pending_spend=_ledger.pending_spend,
-        )
+    svc = BudgetService(
+        counters,
+        spend_since=spend_since,
+        settings=gov.spend,
+        policy=gov.failure_policy,
+        consistent_read=_ledger.ledger_spend,
     )
+    set_budget_service(svc)
+    svc.start()
     _apply_rate_limit_policy(gov.failure_policy)
+    if settings.redis_url:
+        recovery = RedisRecovery(
+            settings.redis_url,
+            probe_interval_s=gov.recovery.probe_interval_s,
+            breaker_recovery_s=gov.recovery.breaker_recovery_s,
+        )
+        recovery.on_recover(_reconcile_soon)
+        set_recovery(recovery)
+        recovery.start()
     log.info("budgets: window counters in %s", counters.backend)
 
 
+async def _reconcile_soon() -> None:
+    svc = get_budget_service()
+    if svc is not None:
+        svc.request_reconcile()
+
+
 async def _stop() -> None:
+    recovery = get_recovery()
+    set_recovery(None)
+    if recovery is not None:
+        await recovery.close()
     svc = get_budget_service()
     set_budget_service(None)
     if svc is not None:

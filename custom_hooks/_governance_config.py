@@ -6,7 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FailurePolicy", "GovernanceConfig", "IdentitySettings", "LedgerSettings", "SpendSettings"]
+__all__ = [
+    "FailurePolicy",
+    "GovernanceConfig",
+    "IdentitySettings",
+    "LedgerSettings",
+    "RecoverySettings",
+    "SpendSettings",
+]
 
 
 FailMode = Literal["open", "closed"]
@@ -54,12 +61,40 @@ class SpendSettings(BaseModel):
         description="Output tokens a reservation assumes when neither routing nor max_tokens says.",
     )
     reservation_ttl_s: float = Field(
-        default=600.0, gt=0, description="A reservation never settled (crashed instance) expires after this."
+        default=600.0, gt=0, description="A reservation never settled is dropped after this, even if renewed."
+    )
+    reservation_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A reservation expires this long after its instance last renewed it (every third of it),"
+        " so a crashed instance's reservations free their budget within this many seconds.",
+    )
+    reconcile_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Raise window counters to the ledger's spend this often (0: only after an outage).",
     )
     redis_timeout_s: float = Field(
         default=0.5, gt=0, description="Per-call timeout for budget counters in Redis."
     )
     headers: bool = Field(default=True, description="Send x-gateway-budget-* response headers.")
+
+
+class RecoverySettings(BaseModel):
+    """How fast limits and budgets come back after Redis returns (gateway.governance.recovery)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    probe_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often each instance PINGs Redis to notice its return."
+    )
+    breaker_recovery_s: int = Field(
+        default=5,
+        ge=1,
+        le=600,
+        description="Open time of LiteLLM's Redis circuit breakers (LiteLLM's default is 60 s); a breaker"
+        " is also closed as soon as the probe sees Redis answer again.",
+    )
 
 
 class IdentitySettings(BaseModel):
@@ -89,5 +124,6 @@ class GovernanceConfig(BaseModel):
     identity: IdentitySettings = IdentitySettings()
 
     failure_policy: FailurePolicy = FailurePolicy()
+    recovery: RecoverySettings = RecoverySettings()
     ledger: LedgerSettings = LedgerSettings()
     spend: SpendSettings = SpendSettings()

@@ -9,11 +9,20 @@
        "agents": {"ok": true, "detail": "3 agents"}}}
 
 Checks: config loaded; the key/ledger store answers ``SELECT 1``; Redis answers PING when
-``GATEWAY_REDIS_URL`` is set; agents built (a check the agents runtime registers with
-:func:`register_check`, else each configured agent's graph factory resolves). Each check
-runs with a timeout, concurrently, and updates ``gateway_dependency_up``. Both routes
-are public (no key), like LiteLLM's own ``/health/liveliness``, and reveal no secrets
-(URLs are shown without passwords).
+``GATEWAY_REDIS_URL`` is set; ``limits``: rate limits and budgets are enforced as
+configured (not degraded: no LiteLLM Redis circuit breaker open, no budget check that
+failed open or closed in the last 10 s, counters reconciled after an outage); agents
+built (a check the agents runtime registers with :func:`register_check`, else each
+configured agent's graph factory resolves). Each check runs with a timeout, concurrently,
+and updates ``gateway_dependency_up`` (``store``, ``redis``, ``limits``).
+
+Degraded but serving: a check may pass with ``"degraded": true``. The status is then
+``"degraded"`` with HTTP 200 (the instance serves, with weaker limits, exactly as the
+``open`` failure policy asks); when the policy for what is degraded is ``closed`` the
+instance refuses those requests with 503, so readiness fails too (503 ``unhealthy``).
+
+Both routes are public (no key), like LiteLLM's own ``/health/liveliness``, and reveal no
+secrets (URLs are shown without passwords).
 """
 
 from __future__ import annotations
@@ -31,7 +40,9 @@ from custom_hooks._metrics import get_metrics
 
 __all__ = [
     "CheckResult",
+    "check_limits",
     "default_checks",
+    "limits_result",
     "ping_redis",
     "ping_store",
     "readiness",
@@ -50,9 +61,12 @@ class CheckResult:
     ok: bool
     error: str | None = None
     detail: str | None = None
+    degraded: bool = False  # passes, but serves with weaker guarantees (detail says how)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ok": self.ok}
+        if self.degraded:
+            out["degraded"] = True
         if self.error:
             out["error"] = self.error
         if self.detail:
@@ -62,7 +76,7 @@ class CheckResult:
 
 Check = Callable[[], Awaitable[CheckResult]]
 _extra_checks: dict[str, Check] = {}
-_DEPENDENCIES = ("store", "redis")
+_DEPENDENCIES = ("store", "redis", "limits")
 
 
 def register_check(name: str, fn: Check) -> None:
@@ -123,6 +137,39 @@ async def ping_redis(url: str, timeout: float = 1.5) -> CheckResult:
     except (RedisError, OSError) as exc:
         return CheckResult(False, f"no answer from {_safe_url(url)} ({type(exc).__name__})")
     return CheckResult(True)
+
+
+def limits_result(
+    redis_problems: list[str], budget_problems: list[str], rate_limits: str, budget_counters: str
+) -> CheckResult:
+    """The ``limits`` verdict: degraded (200) under an open policy, failed (503) under closed."""
+    if not redis_problems and not budget_problems:
+        return CheckResult(True)
+    problems = "; ".join([*redis_problems, *budget_problems])
+    limiter_down = any("circuit breaker" in p or "unreachable" in p for p in redis_problems)
+    closed = (limiter_down and rate_limits == "closed") or (
+        bool(budget_problems) and budget_counters == "closed"
+    )
+    if closed:
+        return CheckResult(False, f"{problems} (failure policy closed: these requests get 503)")
+    return CheckResult(True, detail=f"{problems} (failure policy open: serving)", degraded=True)
+
+
+async def check_limits() -> CheckResult:
+    """Rate limits and budgets enforced as configured (see :func:`limits_result`)."""
+    from custom_hooks._budgets import get_budget_service
+    from custom_hooks._lifecycle import current_config
+    from custom_hooks._redis_recovery import get_recovery
+
+    policy = current_config().gateway.governance.failure_policy
+    recovery = get_recovery()
+    svc = get_budget_service()
+    return limits_result(
+        recovery.problems() if recovery is not None else [],
+        svc.problems() if svc is not None else [],
+        policy.rate_limits,
+        policy.budget_counters,
+    )
 
 
 async def check_agents() -> CheckResult:
@@ -187,6 +234,7 @@ def default_checks(timeout: float = 1.5) -> dict[str, Check]:
             return await ping_redis(redis_url, timeout)
 
         checks["redis"] = redis_check
+        checks["limits"] = check_limits
     checks["agents"] = check_agents
     checks.update(_extra_checks)
     return checks
@@ -202,17 +250,19 @@ async def readiness(timeout: float = 1.5, checks: dict[str, Check] | None = None
         m = get_metrics()
         for dep in _DEPENDENCIES:
             if dep in out:
-                m.dependency_up.labels(dependency=dep).set(1 if out[dep].ok else 0)
+                up = out[dep].ok and not out[dep].degraded
+                m.dependency_up.labels(dependency=dep).set(1 if up else 0)
     except Exception:
         log.debug("updating dependency gauges failed", exc_info=True)
     return out
 
 
 def readiness_response(results: dict[str, CheckResult]) -> JSONResponse:
-    """200 ``healthy`` when every check passed, else 503 ``unhealthy``; each check's result."""
+    """200 ``healthy`` (or ``degraded``) when every check passed, else 503 ``unhealthy``."""
     healthy = all(r.ok for r in results.values())
+    degraded = any(r.degraded for r in results.values())
     body = {
-        "status": "healthy" if healthy else "unhealthy",
+        "status": ("degraded" if degraded else "healthy") if healthy else "unhealthy",
         "checks": {name: r.as_dict() for name, r in results.items()},
     }
     return JSONResponse(body, status_code=200 if healthy else 503)

@@ -17,6 +17,11 @@ task writes batches of ``gateway.governance.ledger.batch_size`` rows every
   a fallback produces a failure event and a success event with the same id: the success
   wins, in the buffer and, if the failure row was already written, by upgrading it.
 
+- Rebuilding a budget window reads the store AND the buffer; a batch moving from one to
+  the other in between would be counted twice or not at all. :meth:`LedgerWriter.spend`
+  reads both under the writer's lock, which every batch write (insert + removal from the
+  buffer) also holds, so a rebuild sees each row exactly once.
+
 Counters for the metrics helper: :func:`ledger_queue_depth`,
 :func:`ledger_write_failures_total`, :func:`ledger_rows_dropped_total`.
 """
@@ -45,6 +50,7 @@ __all__ = [
     "enqueue",
     "ledger_queue_depth",
     "ledger_rows_dropped_total",
+    "ledger_spend",
     "ledger_write_failures_total",
     "pending_by_scope",
     "pending_spend",
@@ -87,6 +93,9 @@ class LedgerWriter:
         self.write_failures_total = 0
         self.rows_dropped_total = 0
         self._outage_since: float | None = None
+        # Held while a batch moves from the buffer to the store, and by spend() while it
+        # reads both: a rebuild never sees a batch in neither place (or in both).
+        self._moving = asyncio.Lock()
 
     # --- producer side (request path: synchronous, never raises) -------------------
 
@@ -127,6 +136,16 @@ class LedgerWriter:
             if r.get(field) == scope_id and r.get("created_at") is not None and r["created_at"] >= since
         )
 
+    async def spend(
+        self, scope: str, scope_id: str, since: datetime, stored: Callable[[], Awaitable[float]]
+    ) -> float:
+        """Stored spend (``stored()``, a store query) + buffered spend, read consistently.
+
+        No batch is written while the two are read, so a row is counted exactly once.
+        """
+        async with self._moving:
+            return float(await stored()) + self.pending_spend(scope, scope_id, since)
+
     def pending_by_scope(self, scope: str, since: datetime) -> dict[str, float]:
         """Cost of buffered rows since ``since`` per key/team/user id, in one pass over the buffer.
 
@@ -166,6 +185,21 @@ class LedgerWriter:
     async def flush_once(self) -> bool:
         """Write everything buffered, batch by batch. False if the store failed (rows kept)."""
         while self._buffer:
+            async with self._moving:
+                if not await self._move_batch():
+                    return False
+            if self._outage_since is not None:
+                log.warning(
+                    "ledger: store reachable again after %.1fs; writing %d buffered rows",
+                    time.monotonic() - self._outage_since,
+                    len(self._buffer),
+                )
+                self._outage_since = None
+        return True
+
+    async def _move_batch(self) -> bool:
+        """Write the oldest batch and drop it from the buffer (caller holds the lock)."""
+        if self._buffer:
             batch = list(itertools.islice(self._buffer.values(), self.settings.batch_size))
             try:
                 await self._write(batch)
@@ -192,13 +226,6 @@ class LedgerWriter:
                     self._written_failures[rid] = None
                     if len(self._written_failures) > 10_000:
                         self._written_failures.popitem(last=False)
-            if self._outage_since is not None:
-                log.warning(
-                    "ledger: store reachable again after %.1fs; writing %d buffered rows",
-                    time.monotonic() - self._outage_since,
-                    len(self._buffer),
-                )
-                self._outage_since = None
         return True
 
     async def _write(self, batch: list[Row]) -> None:
@@ -263,6 +290,15 @@ def enqueue(row: Row) -> None:
 
 def pending_spend(scope: str, scope_id: str, since: datetime) -> float:
     return _writer.pending_spend(scope, scope_id, since) if _writer is not None else 0.0
+
+
+async def ledger_spend(
+    scope: str, scope_id: str, since: datetime, stored: Callable[[], Awaitable[float]]
+) -> float:
+    """Stored + buffered spend of one key/team/user since ``since``, read consistently."""
+    if _writer is None:
+        return float(await stored())
+    return await _writer.spend(scope, scope_id, since, stored)
 
 
 def pending_by_scope(scope: str, since: datetime) -> dict[str, float]:

@@ -18,7 +18,14 @@ key alias; LiteLLM's ``user_api_key_hash`` is not logged either).
 
 One line per request: LiteLLM emits one success or failure logging event per request,
 rejected ones included; only requests refused before they had a call id (authentication
-failures) are logged from ``async_post_call_failure_hook``.
+failures) are logged from ``async_post_call_failure_hook``. ``http_status`` is the status
+the client got (a :class:`~custom_hooks._errors.GatewayError`'s own status when one is
+behind the exception, e.g. 503 for an unreachable key store).
+
+Expected rejections are not errors: LiteLLM's proxy logger (``LiteLLM Proxy``) writes
+every 4xx the proxy itself raised (budget 400, rpm 429, bad key 401) at ERROR from its
+exception handlers. :func:`install_rejection_log_filter` (installed when this callback
+is built) rewrites those records to INFO; upstream failures and 5xx stay at ERROR.
 """
 
 from __future__ import annotations
@@ -29,14 +36,23 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
-from litellm.proxy._types import UserAPIKeyAuth
+from litellm.proxy._types import ProxyException, UserAPIKeyAuth
 
+from custom_hooks._errors import gateway_error_of
 from custom_hooks._observability_config import RequestLogConfig
 from custom_hooks._request_context import client_request_id
 from custom_hooks._request_event import RequestEvent, classify_exception, event_from_logging_kwargs
 
-__all__ = ["RequestLog", "log_line", "request_logger"]
+__all__ = [
+    "RejectionLogFilter",
+    "RequestLog",
+    "client_status",
+    "install_rejection_log_filter",
+    "log_line",
+    "request_logger",
+]
 
 log = logging.getLogger("gateway.metrics")
 _LOGGER_NAME = "gateway.requests"
@@ -64,6 +80,68 @@ def request_logger(cfg: RequestLogConfig) -> logging.Logger:
         logger.propagate = False
         logger._gateway_configured = True  # type: ignore[attr-defined]
     return logger
+
+
+# LiteLLM's proxy logs every rejected request from these two places (1.108.7).
+_REJECTION_MESSAGES = (
+    "litellm.proxy.proxy_server._handle_llm_api_exception(): Exception occured",
+    "litellm.proxy.proxy_server.user_api_key_auth(): Exception occured",
+)
+
+
+def _is_expected_rejection(exc: object) -> bool:
+    from litellm.litellm_core_utils.core_helpers import is_expected_client_error
+
+    if not isinstance(exc, BaseException):
+        return False
+    err = gateway_error_of(exc)
+    if err is not None:
+        return 400 <= err.status_code < 500
+    return is_expected_client_error(exc)
+
+
+class RejectionLogFilter(logging.Filter):
+    """Rewrites LiteLLM's ERROR records for expected client rejections (4xx we raised) to INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or not isinstance(record.msg, str):
+            return True
+        if not record.msg.startswith(_REJECTION_MESSAGES):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        excs = [a for a in args if isinstance(a, BaseException)]
+        if excs:
+            expected = all(_is_expected_rejection(e) for e in excs)
+        else:  # the auth handler logs a message, with a traceback only when unexpected
+            expected = not record.exc_info
+        if expected:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = None
+        return True
+
+
+def install_rejection_log_filter() -> None:
+    """Install :class:`RejectionLogFilter` on LiteLLM's proxy logger (once per process)."""
+    logger = logging.getLogger("LiteLLM Proxy")
+    if not any(isinstance(f, RejectionLogFilter) for f in logger.filters):
+        logger.addFilter(RejectionLogFilter())
+
+
+def client_status(exc: BaseException, *, auth_path: bool) -> int | None:
+    """The HTTP status the client got for ``exc`` when LiteLLM's logging payload would misstate it.
+
+    A :class:`GatewayError` (also when wrapped) has its own status; an exception custom auth
+    raised because the key store is unreachable reaches the client as 503 (LiteLLM's auth
+    handler maps database outages so), though the logging payload carries the raw error.
+    """
+    err = gateway_error_of(exc)
+    if err is not None:
+        return err.status_code
+    if not auth_path or isinstance(exc, ProxyException | HTTPException) or not isinstance(exc, Exception):
+        return None
+    from litellm.proxy.db.exception_handler import PrismaDBExceptionHandler
+
+    return 503 if PrismaDBExceptionHandler.is_database_service_unavailable_error(exc) else None
 
 
 def _now() -> str:
@@ -130,6 +208,7 @@ class RequestLog(CustomLogger):
     def __init__(self, config: RequestLogConfig | None = None) -> None:
         super().__init__()
         self._config = config
+        install_rejection_log_filter()
 
     @property
     def config(self) -> RequestLogConfig:
@@ -152,6 +231,14 @@ class RequestLog(CustomLogger):
             if not isinstance(kwargs, dict):
                 return
             event = event_from_logging_kwargs(kwargs, status)
+            exc = kwargs.get("exception")
+            if status != "success" and isinstance(exc, BaseException):
+                # LiteLLM's error_information may say 500 for what the client got as 503
+                real = client_status(exc, auth_path=bool(kwargs.get("litellm_no_upstream_llm_call")))
+                if real is not None:
+                    event.error_code = str(real)
+                    if real == 503 and event.reason in (None, "internal_error"):
+                        event.reason = "service_unavailable"
             line = log_line(event, include_content=self.config.include_content)
             self._emit(line)
         except Exception:  # logging must never break a response
@@ -181,6 +268,10 @@ class RequestLog(CustomLogger):
             from custom_hooks._request_context import current
 
             kind, reason, status = classify_exception(original_exception)
+            err = gateway_error_of(original_exception)
+            if err is not None:
+                reason = err.code
+            status = client_status(original_exception, auth_path=True) or status
             ctx = current()
             line = {
                 "ts": _now(),

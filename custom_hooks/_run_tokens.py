@@ -11,7 +11,9 @@ active, :meth:`RunTokens.arevoke` ends it. Active runs live in this process, in 
 data dir when several workers share the host, or in Redis when ``GATEWAY_REDIS_URL`` is
 set so every instance agrees (an inner call may land on another worker or instance).
 If Redis is unreachable, ``gateway.agents.shared_state_failure`` decides:
-``closed`` (default) refuses the token, ``open`` trusts the signature and expiry.
+``closed`` (default) answers 503 ``service_unavailable`` (:class:`ServiceUnavailable`: the
+caller's credential is fine, the gateway cannot check it right now, so clients retry
+rather than treat it as a bad key), ``open`` trusts the signature and expiry.
 
 Custom auth calls :func:`averify_run_token` for keys starting with ``gwrun_``.
 """
@@ -27,6 +29,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
+
+from custom_hooks._errors import ServiceUnavailable
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -273,7 +277,12 @@ class RunTokens:
         try:
             active = await self.store.ais_active(claims.run_id)
         except _shared_state_errors():
-            active = self._store_failed("verify")
+            if not self._store_failed("verify"):
+                raise ServiceUnavailable(
+                    "Agent run tokens cannot be checked right now (shared state unreachable);"
+                    " the request was not sent. Retry shortly."
+                ) from None
+            active = True
         return claims if active else None
 
     async def arevoke(self, run_id: str) -> None:

@@ -7,9 +7,14 @@ What becomes a row, read from LiteLLM's logging payload
   upstream's reported usage;
 - cache hit: status ``cache_hit``, cost 0 (tokens as cached);
 - failure: status ``failure``, cost 0, tokens 0, ``error_class`` (e.g.
-  ``InternalServerError``). A request the gateway rejected before any model was called
-  (auth, rate limit, budget, guardrail: a ``ProxyException``/``HTTPException``) is NOT
-  a row; a failure followed by a successful fallback is one ``success`` row;
+  ``InternalServerError``), only when a model call was attempted. A request refused
+  before any model was called is NOT a row (it is in the metrics and the request log):
+  authentication failures (store down included), rate limits, budget, guardrail and
+  validation rejections (a ``ProxyException``/``HTTPException``/:class:`GatewayError`,
+  or LiteLLM's ``litellm_no_upstream_llm_call`` / ``proxy_rejected_before_routing``
+  markers on a proxy-only failure), and router refusals with every deployment cooling
+  down (``RouterRateLimitError``). A failure followed by a successful fallback is one
+  ``success`` row;
 - inner calls of an agent run: the caller's key/team/user, ``agent_run_id`` and
   ``parent_request_id`` (from the run token's identity);
 - the OUTER agent request: ``agent_run_id`` set, cost 0 and tokens 0, so summing the
@@ -32,14 +37,36 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import ProxyException
 
 from custom_hooks import _ledger
+from custom_hooks._errors import GatewayError
 from custom_hooks._request_event import gateway_identity_from_metadata
 
-__all__ = ["SpendLedger", "gateway_identity_from_metadata", "ledger_row"]
+__all__ = ["SpendLedger", "gateway_identity_from_metadata", "ledger_row", "reached_a_model"]
 
 log = logging.getLogger("gateway.ledger")
 
 # Rejections by the proxy itself: no model was called, nothing to record.
-_NOT_A_MODEL_CALL: tuple[type[BaseException], ...] = (ProxyException, HTTPException)
+_NOT_A_MODEL_CALL: tuple[type[BaseException], ...] = (ProxyException, HTTPException, GatewayError)
+# Raised by the router before any deployment is called (all of them cooling down).
+_REFUSED_BY_ROUTER = frozenset({"RouterRateLimitError", "RouterRateLimitErrorBasic"})
+# LiteLLM marks a proxy-only failure (auth, pre-call rejections) on the logging payload.
+_NO_UPSTREAM_MARKERS = ("litellm_no_upstream_llm_call", "proxy_rejected_before_routing")
+
+
+def reached_a_model(kwargs: dict[str, Any]) -> bool:
+    """Whether a failure event is for a call that was sent (or about to be sent) to a model."""
+    exc = kwargs.get("exception")
+    if isinstance(exc, BaseException):
+        # Not gateway_error_of(): an agent run that failed mid-way (timeout, step limit) wraps a
+        # GatewayError in a provider error, and that run did call models: it stays a row.
+        if isinstance(exc, _NOT_A_MODEL_CALL) or type(exc).__name__ in _REFUSED_BY_ROUTER:
+            return False
+    params = kwargs.get("litellm_params") or {}
+    for marker in _NO_UPSTREAM_MARKERS:
+        if kwargs.get(marker) or (isinstance(params, dict) and params.get(marker)):
+            return False
+    slo: dict[str, Any] = kwargs.get("standard_logging_object") or {}
+    info = slo.get("error_information") or {}
+    return str(info.get("error_class") or "") not in _REFUSED_BY_ROUTER
 
 
 def _utc(value: Any) -> datetime:
@@ -62,7 +89,7 @@ def ledger_row(
     kwargs: dict[str, Any], start_time: Any, end_time: Any, *, failed: bool
 ) -> dict[str, Any] | None:
     """Build the ledger row for one logging event (None: not a model call)."""
-    if failed and isinstance(kwargs.get("exception"), _NOT_A_MODEL_CALL):
+    if failed and not reached_a_model(kwargs):
         return None
     slo: dict[str, Any] = kwargs.get("standard_logging_object") or {}
     md: dict[str, Any] = (kwargs.get("litellm_params") or {}).get("metadata") or {}

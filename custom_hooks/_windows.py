@@ -17,6 +17,13 @@ overshoot past a budget is bounded by the reservations in flight.
 A counter that does not exist yet (first use after start, a new window, Redis lost its
 data) is reported as missing; the caller rebuilds it from the ledger with
 :meth:`WindowCounters.seed` (set-if-absent, so two instances seeding at once agree).
+
+Reservations are leases: each expires ``ttl_s`` after it was made or last
+:meth:`WindowCounters.renew`-ed, so the live instance keeps its own alive and a crashed
+instance's reservations free their budget within one lease. :meth:`WindowCounters.raise_to`
+lifts a counter to the ledger's spend when settlements were lost (Redis unreachable);
+it never lowers one, so two instances reconciling at once, or a reconciliation racing a
+settlement, can only leave the counter at or above what the ledger proves was spent.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ __all__ = [
     "ReserveOutcome",
     "Window",
     "WindowCounters",
+    "member",
     "window_for",
 ]
 
@@ -121,7 +129,23 @@ class WindowCounters(Protocol):
         """Spend + reservations per window (None: counter missing)."""
         ...
 
+    async def renew(self, windows: Sequence[Window], members: Sequence[str], expires: float) -> None:
+        """Move the expiry of still-held reservations (``rid:amount`` members) to ``expires``."""
+        ...
+
+    async def raise_to(self, window: Window, spend: float, ttl_s: float) -> float | None:
+        """Set the settled spend to ``spend`` if that is higher (or the counter is missing).
+
+        Returns the settled spend before (None: it was missing and is now seeded).
+        """
+        ...
+
     async def close(self) -> None: ...
+
+
+def member(rid: str, amount: float) -> str:
+    """A reservation's member name in a window's held set."""
+    return _member(rid, amount)
 
 
 def _member(rid: str, amount: float) -> str:
@@ -189,6 +213,21 @@ class InProcessCounters:
             (self._spend[w.key] + self._reserved(w.key, now)) if w.key in self._spend else None
             for w in windows
         ]
+
+    async def renew(self, windows: Sequence[Window], members: Sequence[str], expires: float) -> None:
+        rids = {m.rpartition(":")[0] for m in members}
+        for w in windows:
+            held = self._held.get(w.key, {})
+            for rid in rids & held.keys():
+                held[rid] = (held[rid][0], expires)
+
+    async def raise_to(self, window: Window, spend: float, ttl_s: float) -> float | None:
+        before = self._spend.get(window.key)
+        if before is None:
+            await self.seed(window, spend, ttl_s)
+        elif spend > before:
+            self._spend[window.key] = float(spend)
+        return before
 
     async def close(self) -> None:
         return None
@@ -267,6 +306,35 @@ return out
 """
 
 
+# KEYS: held_1..held_n; ARGV: expires, member_1..member_m (only members still held move)
+_RENEW_LUA = """
+for i = 1, #KEYS do
+  for j = 2, #ARGV do
+    redis.call('ZADD', KEYS[i], 'XX', ARGV[1], ARGV[j])
+  end
+end
+return 1
+"""
+
+# KEYS: spend; ARGV: spend, expire_at (0: none). Returns the value before ('' if missing).
+_RAISE_LUA = """
+local cur = redis.call('GET', KEYS[1])
+local want = tonumber(ARGV[1])
+if not cur then
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
+  else
+    redis.call('SET', KEYS[1], ARGV[1])
+  end
+  return ''
+end
+if want > tonumber(cur) then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+end
+return cur
+"""
+
+
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -286,6 +354,8 @@ class RedisCounters:
         self._reserve = self.client.register_script(_RESERVE_LUA)
         self._settle = self.client.register_script(_SETTLE_LUA)
         self._totals = self.client.register_script(_TOTALS_LUA)
+        self._renew = self.client.register_script(_RENEW_LUA)
+        self._raise = self.client.register_script(_RAISE_LUA)
 
     def _keys(self, windows: Sequence[Window]) -> list[str]:
         keys: list[str] = []
@@ -320,6 +390,16 @@ class RedisCounters:
     async def totals(self, windows: Sequence[Window], now: float) -> list[float | None]:
         reply = [_s(x) for x in await self._totals(keys=self._keys(windows), args=[repr(now)])]
         return [float(x) if x else None for x in reply]
+
+    async def renew(self, windows: Sequence[Window], members: Sequence[str], expires: float) -> None:
+        if members:
+            keys = [f"{self.prefix}held:{w.key}" for w in windows]
+            await self._renew(keys=keys, args=[repr(expires), *members])
+
+    async def raise_to(self, window: Window, spend: float, ttl_s: float) -> float | None:
+        key = f"{self.prefix}spend:{window.key}"
+        before = _s(await self._raise(keys=[key], args=[repr(float(spend)), window.expire_at(ttl_s)]))
+        return float(before) if before else None
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -9,12 +9,13 @@ from typing import Any
 
 import litellm
 import pytest
+from fastapi import HTTPException
 from litellm.proxy._types import UserAPIKeyAuth
 
-from custom_hooks._errors import AuthenticationFailed, BudgetExceeded, to_proxy_exception
+from custom_hooks._errors import AuthenticationFailed, BudgetExceeded, ServiceUnavailable, to_proxy_exception
 from custom_hooks._observability_config import RequestLogConfig
 from custom_hooks._request_event import event_from_logging_kwargs
-from custom_hooks._request_log import RequestLog, log_line
+from custom_hooks._request_log import RejectionLogFilter, RequestLog, client_status, log_line
 from tests.custom_hooks.test_metrics import logging_kwargs
 
 
@@ -115,3 +116,37 @@ async def test_disabled_writes_nothing(log_file: Path) -> None:
 def test_line_drops_empty_fields() -> None:
     line = log_line(event_from_logging_kwargs(logging_kwargs("req-9", team=None), "success"))
     assert "team_id" not in line and "ttft_ms" not in line and None not in line.values()
+
+
+def _record(msg: str, args: tuple[object, ...], exc_info: object = None) -> logging.LogRecord:
+    return logging.LogRecord("LiteLLM Proxy", logging.ERROR, __file__, 1, msg, args, exc_info)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("exc", "level"),
+    [
+        (to_proxy_exception(BudgetExceeded("over budget")), logging.INFO),
+        (HTTPException(status_code=429, detail="rpm limit"), logging.INFO),
+        (to_proxy_exception(ServiceUnavailable("store down")), logging.ERROR),
+        (RuntimeError("boom"), logging.ERROR),
+    ],
+)
+def test_expected_rejections_are_logged_at_info(exc: BaseException, level: int) -> None:
+    record = _record(
+        "litellm.proxy.proxy_server._handle_llm_api_exception(): Exception occured - litellm_call_id=%s - %s",
+        ("call-1", exc),
+    )
+    assert RejectionLogFilter().filter(record) is True  # never drops a line
+    assert record.levelno == level
+
+
+def test_other_error_lines_are_untouched() -> None:
+    record = _record("Error flushing spend logs queue on shutdown: %s", (ValueError("x"),))
+    RejectionLogFilter().filter(record)
+    assert record.levelno == logging.ERROR
+
+
+def test_store_outage_is_logged_with_the_status_the_client_got() -> None:
+    assert client_status(ConnectionRefusedError(111, "Connection refused"), auth_path=True) == 503
+    assert client_status(ConnectionRefusedError(111, "Connection refused"), auth_path=False) is None
+    assert client_status(ServiceUnavailable("down"), auth_path=False) == 503

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from custom_hooks._errors import ServiceUnavailable
 from custom_hooks._keys import RunInfo
 from custom_hooks._run_tokens import (
     TOKEN_PREFIX,
@@ -110,7 +111,13 @@ async def test_unreachable_redis_policy(policy: str, accepted: bool) -> None:
     dead = RedisRunStore("redis://127.0.0.1:1/0", timeout_s=0.2)
     tokens = RunTokens(secret, dead, on_store_failure=policy)  # type: ignore[arg-type]
     token = await _issue(tokens, run_id="r-down")
-    assert ((await tokens.averify(token)) is not None) is accepted
+    if accepted:
+        assert (await tokens.averify(token)) is not None
+    else:
+        # Closed: the caller's credential is not wrong, the check is unavailable: 503, never 401.
+        with pytest.raises(ServiceUnavailable) as exc_info:
+            await tokens.averify(token)
+        assert exc_info.value.status_code == 503 and exc_info.value.code == "service_unavailable"
     await tokens.arevoke("r-down")  # logs, does not raise
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -82,6 +83,15 @@ class RedisServer:
         import redis
 
         redis.Redis.from_url(self.url).flushall()
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open, nothing answers (a stalled or partitioned Redis)."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
 
 
 class PostgresServer:

@@ -1,0 +1,163 @@
+"""Reconciliation of budget counters with the ledger, and reservation leases (both backends)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from custom_hooks._budgets import BudgetService, Reservation
+from custom_hooks._governance_config import SpendSettings
+from custom_hooks._windows import InProcessCounters, RedisCounters, Window, WindowCounters, window_for
+
+T0 = 1_800_000_000.0  # fixed epoch seconds: windows and leases are computed from it
+BUDGET = [{"scope": "key", "id": "kh", "max_budget": 10.0, "duration": "1d"}]
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Ledger:
+    """What the store says was spent, per (scope, id)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[tuple[str, str], float] = {}
+
+    async def spend_since(self, scope: str, scope_id: str, since: datetime) -> float:
+        return self.spent.get((scope, scope_id), 0.0)
+
+
+class FlakyCounters:
+    """Real counters behind a switch: ``down`` makes every call fail like an unreachable Redis."""
+
+    def __init__(self, inner: WindowCounters) -> None:
+        self.inner = inner
+        self.backend = inner.backend
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise RedisConnectionError("Redis is unreachable")
+            return await target(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def counters(request: pytest.FixtureRequest) -> AsyncIterator[WindowCounters]:
+    if request.param == "memory":
+        yield InProcessCounters()
+        return
+    server = request.getfixturevalue("redis_server")
+    c = RedisCounters(server.url, prefix=f"test:{uuid.uuid4().hex}:")
+    yield c
+    await c.close()
+
+
+def _w(scope_id: str = "kh") -> Window:
+    return window_for("key", scope_id, 10.0, "1d", T0)
+
+
+def _service(counters: Any, ledger: Ledger, clock: Clock, **spend: Any) -> BudgetService:
+    return BudgetService(
+        counters,
+        spend_since=ledger.spend_since,
+        settings=SpendSettings(reservation_lease_s=3.0, reconcile_interval_s=0, **spend),
+        clock=clock,
+    )
+
+
+async def test_raise_to_lifts_a_counter_but_never_lowers_it(counters: WindowCounters) -> None:
+    w = _w(uuid.uuid4().hex)
+    assert await counters.raise_to(w, 0.4, 60) is None  # missing: seeded
+    assert await counters.raise_to(w, 0.1, 60) == pytest.approx(0.4)  # lower: unchanged
+    assert (await counters.totals([w], T0))[0] == pytest.approx(0.4)
+    assert await counters.raise_to(w, 0.9, 60) == pytest.approx(0.4)
+    assert (await counters.totals([w], T0))[0] == pytest.approx(0.9)
+
+
+async def test_renewed_reservations_outlive_their_lease_and_others_expire(counters: WindowCounters) -> None:
+    w = _w(uuid.uuid4().hex)
+    await counters.seed(w, 0.0, 60)
+    assert (await counters.reserve([w], "live", 0.5, T0, 3.0)).allowed
+    assert (await counters.reserve([w], "dead", 0.25, T0, 3.0)).allowed
+    await counters.renew([w], ["live:0.5"], T0 + 2 + 3.0)  # only the live instance renews
+    assert (await counters.totals([w], T0 + 1))[0] == pytest.approx(0.75)
+    assert (await counters.totals([w], T0 + 4))[0] == pytest.approx(0.5)  # the dead one's lease ran out
+    await counters.renew([w], ["gone:1.0"], T0 + 100)  # renewing a settled reservation adds nothing
+    assert (await counters.totals([w], T0 + 4))[0] == pytest.approx(0.5)
+
+
+async def test_a_settlement_lost_while_redis_was_away_is_counted_on_its_return(
+    counters: WindowCounters,
+) -> None:
+    flaky, ledger, clock = FlakyCounters(counters), Ledger(), Clock()
+    svc = _service(flaky, ledger, clock)
+    budgets = [{**BUDGET[0], "id": uuid.uuid4().hex}]
+    w = window_for("key", budgets[0]["id"], 10.0, "1d", T0)
+    res = await svc.reserve(budgets, 0.5)
+    assert isinstance(res, Reservation)
+    flaky.down = True
+    await svc.charge(res.rid, 0.2)  # Redis away: the settlement is lost...
+    served = await svc.reserve(budgets, 0.5)  # ...and, failing open, this call is served unreserved
+    assert served == "budget_counters_unavailable"
+    ledger.spent[("key", budgets[0]["id"])] = 0.2 + 0.3  # the ledger has both calls
+    assert svc.needs_reconcile
+    assert "not yet reconciled" in " ".join(svc.problems())
+    await svc.maintain_once()  # still down: nothing changes, nothing raises
+    assert svc.needs_reconcile
+    flaky.down = False
+    clock.now += 1
+    await svc.maintain_once()
+    # the lost settlement's reservation is gone and the counter holds what the ledger says
+    assert (await counters.totals([w], clock.now))[0] == pytest.approx(0.5)
+    assert not svc.needs_reconcile and svc.reconcile_corrections_total == 1
+
+
+async def test_reconciliation_never_lowers_a_counter_ahead_of_the_ledger(counters: WindowCounters) -> None:
+    ledger, clock = Ledger(), Clock()
+    svc = _service(counters, ledger, clock)
+    budgets = [{**BUDGET[0], "id": uuid.uuid4().hex}]
+    w = window_for("key", budgets[0]["id"], 10.0, "1d", T0)
+    res = await svc.reserve(budgets, 0.5)
+    assert isinstance(res, Reservation)
+    await svc.charge(res.rid, 0.7)  # settled here; its ledger row is still buffered elsewhere
+    assert await svc.reconcile() == 0
+    assert (await counters.totals([w], T0))[0] == pytest.approx(0.7)
+
+
+async def test_only_the_live_instance_keeps_its_reservations(counters: WindowCounters) -> None:
+    ledger, clock = Ledger(), Clock()
+    live, dead = _service(counters, ledger, clock), _service(counters, ledger, clock)
+    budgets = [{**BUDGET[0], "id": uuid.uuid4().hex}]
+    w = window_for("key", budgets[0]["id"], 10.0, "1d", T0)
+    assert isinstance(await live.reserve(budgets, 1.0), Reservation)
+    assert isinstance(await dead.reserve(budgets, 2.0), Reservation)  # its process dies now
+    for step in range(1, 6):
+        clock.now = T0 + step
+        await live.maintain_once()
+    assert (await counters.totals([w], clock.now))[0] == pytest.approx(1.0)
+
+
+async def test_a_reservation_is_not_renewed_past_its_ttl(counters: WindowCounters) -> None:
+    ledger, clock = Ledger(), Clock()
+    svc = _service(counters, ledger, clock, reservation_ttl_s=4.0)
+    budgets = [{**BUDGET[0], "id": uuid.uuid4().hex}]
+    w = window_for("key", budgets[0]["id"], 10.0, "1d", T0)
+    assert isinstance(await svc.reserve(budgets, 1.0), Reservation)
+    for step in range(1, 10):
+        clock.now = T0 + step
+        await svc.maintain_once()
+    assert (await counters.totals([w], clock.now))[0] == pytest.approx(0.0)
