@@ -153,6 +153,7 @@ class GatewayTracing:
         policy: ContentPolicy | None = None,
         grace_s: float = 10.0,
         is_run_token: Any = _valid_run_token,
+        register_callback: bool = True,
     ) -> None:
         self.provider = provider
         self.tracer = provider.get_tracer("managed-agent-gateway")
@@ -161,7 +162,7 @@ class GatewayTracing:
         self.grace_s = grace_s
         self._is_run_token = is_run_token
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
-        self._callback_added = False
+        self._callback_added = not register_callback  # tests without LiteLLM pass False
 
     # -- request spans ----------------------------------------------------------------
     def _parent(self, headers: list[tuple[bytes, bytes]]) -> tuple[otel_context.Context, list[Link]]:
