@@ -230,6 +230,15 @@ def test_untraced_routes_export_nothing(gw: GatewayProcess, otlp: OtlpReceiver) 
     assert [s.name for s in otlp.snapshot()[before:]] == []
 
 
+def test_only_the_gateways_own_spans_are_exported(otlp: OtlpReceiver) -> None:
+    # LiteLLM's own OTel logger stays off: every span is one of ours, from one service.
+    spans = otlp.snapshot()
+    assert spans
+    ours = ("chat ", "embeddings ", "invoke_agent ", "execute_tool ", "POST /agents/")
+    assert [s.name for s in spans if not s.name.startswith(ours)] == []
+    assert {s.resource["service.name"] for s in spans} == {"gateway-under-test"}
+
+
 def test_nothing_is_exported_when_traces_are_switched_off(
     gateway_factory: Any, fake_upstream: FakeUpstream, otlp: OtlpReceiver
 ) -> None:
