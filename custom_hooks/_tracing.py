@@ -214,7 +214,9 @@ class GatewayTracing:
         span = self.tracer.start_span(
             span_name(op, None), context=parent, kind=SpanKind.SERVER, attributes=attrs, links=links
         )
-        pending = _Pending(span, op, expects_event=op != RESUME)
+        # A span the sampler dropped records nothing: it still carries the trace context
+        # (an agent run's children), but waits for no event and builds no attributes.
+        pending = _Pending(span, op, expects_event=op != RESUME and span.is_recording())
         self._pending[request_id] = pending
         while len(self._pending) > _PENDING_MAX:
             self._finish(next(iter(self._pending)))
@@ -262,7 +264,7 @@ class GatewayTracing:
     def operation_of(self, request_id: str | None) -> str | None:
         """The operation of a request whose span is still open (None: not traced here)."""
         p = self._pending.get(request_id or "")
-        return p.operation if p is not None else None
+        return p.operation if p is not None and p.expects_event else None
 
     def on_event(
         self, request_id: str, *, name: str, attributes: Mapping[str, AttributeValue], success: bool

@@ -418,3 +418,23 @@ async def test_shutdown_ends_spans_still_waiting_for_their_event() -> None:
     await h.request()
     await h.tracing.ashutdown()
     assert len(h.spans()) == 1
+
+
+async def test_a_sampled_out_request_waits_for_nothing_and_records_nothing() -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing = GatewayTracing(provider, register_callback=False)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert tracing.operation_of("r1") is None  # the logging callback skips it
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": []}
+    await tracing.serve(app, scope, None, send, "r1", None)
+    assert tracing._pending == {} and exporter.get_finished_spans() == ()
