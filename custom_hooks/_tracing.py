@@ -173,7 +173,8 @@ class GatewayTracing:
             elif name == _TRACESTATE:
                 tracestate = value.decode("latin-1")
             elif name == _AUTH:
-                bearer = value.decode("latin-1").removeprefix("Bearer ").strip()
+                scheme, _, credential = value.decode("latin-1").strip().partition(" ")
+                bearer = credential.strip() if scheme.lower() == "bearer" else None
         run_token = bool(traceparent and bearer and bearer.startswith(_RUN_TOKEN_PREFIX))
         trust = trust_decision(
             has_traceparent=traceparent is not None,

@@ -354,13 +354,22 @@ async def test_forged_run_token_is_treated_as_a_client() -> None:
     assert span.parent is None and format(span.context.trace_id, "032x") != CLIENT_TRACE
 
 
-async def test_valid_run_token_continues_the_run_trace() -> None:
+@pytest.mark.parametrize("auth", ["Bearer gwrun_valid.sig", "bearer  gwrun_valid.sig"])
+async def test_valid_run_token_continues_the_run_trace(auth: str) -> None:
     h = _Harness(mode="ignore", run_token_ok=True)
-    rid = await h.request(headers={"traceparent": TRACEPARENT, "authorization": "Bearer gwrun_valid.sig"})
+    rid = await h.request(headers={"traceparent": TRACEPARENT, "authorization": auth})
     _ok(h.tracing, rid)
     (span,) = h.spans()
     assert span.parent is not None and format(span.parent.span_id, "016x") == CLIENT_SPAN
     assert format(span.context.trace_id, "032x") == CLIENT_TRACE
+
+
+async def test_a_run_token_outside_the_authorization_header_is_not_trusted() -> None:
+    h = _Harness(mode="ignore", run_token_ok=True)
+    rid = await h.request(headers={"traceparent": TRACEPARENT, "x-api-key": "gwrun_valid.sig"})
+    _ok(h.tracing, rid)
+    (span,) = h.spans()
+    assert span.parent is None and format(span.context.trace_id, "032x") != CLIENT_TRACE
 
 
 async def test_client_context_is_ignored_when_configured_and_garbage_is_dropped() -> None:
@@ -438,3 +447,46 @@ async def test_a_sampled_out_request_waits_for_nothing_and_records_nothing() -> 
     scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": []}
     await tracing.serve(app, scope, None, send, "r1", None)
     assert tracing._pending == {} and exporter.get_finished_spans() == ()
+
+
+async def test_a_real_graphs_tool_calls_become_execute_tool_spans_of_the_run() -> None:
+    from langchain_core.messages import HumanMessage
+    from langchain_core.tools import tool
+
+    from agent_routes._context import ToolTimer
+    from agent_routes._react import react_graph
+    from tests.agent_routes.graph_fakes import FakeToolCallingModel, Script, call
+
+    @tool
+    def lookup(query: str) -> str:
+        """Look something up."""
+        return f"found {query}"
+
+    @tool
+    def broken(query: str) -> str:
+        """Always fails."""
+        raise ValueError(f"cannot handle {query}")
+
+    h = _Harness()
+    agent = h.tracing.start_agent(
+        agent="t", run_id="run_1", thread_id=None, depth=1, parent_run_id=None, model="m"
+    )
+    model = FakeToolCallingModel(
+        script=Script([call("lookup", query="private words"), call("broken", query="x"), "done"])
+    )
+    graph = react_graph(model=model, tools=[lookup, broken], system_prompt="be brief")
+    timer = ToolTimer(spans=agent)
+    await graph.ainvoke({"messages": [HumanMessage("hi")]}, {"callbacks": [timer]})
+    agent.finish({"gateway.agent.outcome": "completed"})
+    tools = sorted(
+        (s for s in h.spans() if s.name.startswith("execute_tool")), key=lambda s: s.start_time or 0
+    )
+    assert [s.name for s in tools] == ["execute_tool lookup", "execute_tool broken"]
+    assert all(
+        s.parent is not None and s.parent.span_id == agent.span.get_span_context().span_id for s in tools
+    )
+    assert all(str((s.attributes or {}).get("gen_ai.tool.call.id", "")).startswith("call_") for s in tools)
+    assert tools[0].status.status_code is not StatusCode.ERROR
+    assert tools[1].status.status_code is StatusCode.ERROR
+    assert "private words" not in str([dict(s.attributes or {}) for s in tools])
+    assert set(timer.durations) == {"lookup", "broken"}  # the timer still times them
