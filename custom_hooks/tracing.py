@@ -14,6 +14,7 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
 
+from custom_hooks._errors import gateway_error_of
 from custom_hooks._request_context import current_request_id
 from custom_hooks._request_event import classify_exception, event_from_logging_kwargs
 from custom_hooks._tracing import active
@@ -22,6 +23,12 @@ from custom_hooks._tracing_attrs import request_attributes, span_name
 __all__ = ["TracingLogger", "tracing"]
 
 log = logging.getLogger("gateway.tracing")
+
+
+def _gateway_code(exc: Any) -> str | None:
+    """The stable code of the gateway error behind an exception LiteLLM may have wrapped."""
+    err = gateway_error_of(exc) if isinstance(exc, BaseException) else None
+    return err.code if err is not None else None
 
 
 class TracingLogger(CustomLogger):
@@ -44,6 +51,9 @@ class TracingLogger(CustomLogger):
                 response=response_obj,
                 policy=t.policy,
             )
+            code = _gateway_code(kwargs.get("exception"))
+            if status != "success" and code:  # e.g. agent_step_limit behind LiteLLM's wrapper
+                attrs["error.type"] = code
             t.on_event(
                 event.request_id,
                 name=span_name(op, event.requested_model),
@@ -76,6 +86,7 @@ class TracingLogger(CustomLogger):
             return
         try:
             _kind, reason, _status = classify_exception(original_exception)
+            reason = _gateway_code(original_exception) or reason
             model = request_data.get("model")
             t.on_rejection(
                 current_request_id(),

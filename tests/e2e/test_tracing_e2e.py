@@ -26,6 +26,12 @@ _SEARCH = {"web_search": {"backend": "local", "max_results": 3}}
 AGENTS = {
     "research": {"graph": "agent_routes.research.build", "model": "gpt-4o-mini", "tools": _SEARCH},
     "research-demo": {"graph": "agent_routes.research.build", "model": "default", "tools": _SEARCH},
+    "research-short": {
+        "graph": "agent_routes.research.build",
+        "model": "gpt-4o-mini",
+        "tools": _SEARCH,
+        "step_limit": 3,
+    },
 }
 PROMPT_MARK = "zebra-giraffe-prompt-4417"
 
@@ -166,6 +172,31 @@ def test_demo_agent_run_streams_into_one_trace(gw: GatewayProcess, key: str, otl
     assert agent.parent_span_id == root.span_id and agent.attributes["gateway.agent.run_id"] == run_id
     children = {s.name for s in trace if s.parent_span_id == agent.span_id}
     assert children == {"chat default", "execute_tool web_search"}
+
+
+def test_a_failed_run_marks_its_span_and_its_request(
+    gw: GatewayProcess, key: str, fake_upstream: FakeUpstream, otlp: OtlpReceiver
+) -> None:
+    fake_upstream.script(
+        *[tool_call("web_search", {"query": f"q{i}"}) for i in range(4)], model="gpt-4o-mini"
+    )
+    r = httpx.post(
+        f"{gw.base_url}/chat/completions",
+        json={"model": "research-short", "messages": [{"role": "user", "content": "loop forever"}]},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "agent_step_limit"
+    root = _by_request(otlp, r.headers["x-request-id"])
+    spans = otlp.wait_for(
+        lambda s: any(x.trace_id == root.trace_id and x.name == "invoke_agent research-short" for x in s)
+    )
+    (agent,) = [s for s in spans if s.trace_id == root.trace_id and s.name.startswith("invoke_agent")]
+    assert agent.parent_span_id == root.span_id
+    assert agent.status == "ERROR" and agent.attributes["error.type"] == "agent_step_limit"
+    assert agent.attributes["gateway.agent.outcome"] == "step_limit"
+    assert root.status == "ERROR" and root.attributes["http.response.status_code"] == 422
+    assert root.attributes["error.type"] == "agent_step_limit"
 
 
 def test_client_traceparent_is_a_link_not_a_parent(
