@@ -198,6 +198,7 @@ class ToolTimer(BaseCallbackHandler):
 
     limit: int = 50
     durations: dict[str, list[float]] = field(default_factory=dict)
+    spans: Any = None  # the run's AgentSpan when tracing is on: one execute_tool span per call
     _started: dict[UUID, tuple[str, float]] = field(default_factory=dict, repr=False)
 
     def on_tool_start(
@@ -205,17 +206,24 @@ class ToolTimer(BaseCallbackHandler):
     ) -> None:
         name = str(kwargs.get("name") or (serialized or {}).get("name") or "tool")
         self._started[run_id] = (name, time.monotonic())
+        if self.spans is not None:
+            self.spans.tool_started(run_id, name, kwargs.get("tool_call_id"))
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._stop(run_id)
+        if self.spans is not None:
+            self.spans.tool_ended(run_id)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         from langgraph.errors import GraphBubbleUp
 
-        if isinstance(error, GraphBubbleUp):  # an interrupt (approval), not a finished call
+        interrupted = isinstance(error, GraphBubbleUp)
+        if interrupted:  # an interrupt (approval), not a finished call
             self._started.pop(run_id, None)
         else:
             self._stop(run_id)
+        if self.spans is not None:
+            self.spans.tool_ended(run_id, error, interrupted=interrupted)
 
     def _stop(self, run_id: UUID) -> None:
         started = self._started.pop(run_id, None)
@@ -239,6 +247,7 @@ def _chat_openai(
     callbacks: list[Any],
     tags: list[str] | None,
     kw: dict[str, Any],
+    headers: Mapping[str, str] | None = None,
 ) -> BaseChatModel:
     """``ChatOpenAI(model=..., base_url=..., api_key=..., **kw)``, built cheaply.
 
@@ -246,7 +255,8 @@ def _chat_openai(
     than the rest of a run's set-up, so one template per model and options is built once
     (with no key) and each run takes a copy whose OpenAI clients carry the run's token
     (``with_options``: same connection pool, other key). Options that can't be a cache
-    key (e.g. a dict) get a fresh ChatOpenAI.
+    key (e.g. a dict) get a fresh ChatOpenAI. ``headers`` (the run's trace context) go
+    on every request the copy sends.
     """
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
@@ -265,6 +275,8 @@ def _chat_openai(
         key: tuple[Any, ...] = (model, base_url, *sorted(kw.items()))
         hash(key)
     except TypeError:
+        if headers:
+            kw = {**kw, "default_headers": {**(kw.get("default_headers") or {}), **headers}}
         return build(api_key, callbacks=callbacks, tags=tags)  # type: ignore[no-any-return]
     template = _TEMPLATES.get(key)
     if template is None:
@@ -275,10 +287,11 @@ def _chat_openai(
     for name, value in vars(template).items():  # metadata, model_kwargs, ...: each run its own
         if isinstance(value, dict | list) and name not in update:
             update[name] = value.copy()
+    extra = {"default_headers": dict(headers)} if headers else {}
     if template.root_client is not None:
-        update["root_client"] = template.root_client.with_options(api_key=api_key)
+        update["root_client"] = template.root_client.with_options(api_key=api_key, **extra)
         update["client"] = update["root_client"].chat.completions
-    update["root_async_client"] = template.root_async_client.with_options(api_key=api_key)
+    update["root_async_client"] = template.root_async_client.with_options(api_key=api_key, **extra)
     update["async_client"] = update["root_async_client"].chat.completions
     return template.model_copy(update=update)  # type: ignore[no-any-return]
 
@@ -301,6 +314,7 @@ class AgentContext:
     model_factory: ModelFactory | None = None
     usage: RunUsage = field(default_factory=RunUsage)
     request_timeout_s: float | None = None
+    headers: Mapping[str, str] | None = None  # sent on every inner call (the run's traceparent)
 
     def chat_model(self, *, model: str | None = None, answer: bool = False, **kw: Any) -> BaseChatModel:
         """A chat model for this run; ``model`` defaults to ``spec.model``.
@@ -323,7 +337,15 @@ class AgentContext:
         kw.setdefault("stream_usage", True)
         if self.request_timeout_s is not None:
             kw.setdefault("timeout", self.request_timeout_s)
-        return _chat_openai(name, self.base_url, self.api_key, callbacks=callbacks, tags=tags or None, kw=kw)
+        return _chat_openai(
+            name,
+            self.base_url,
+            self.api_key,
+            callbacks=callbacks,
+            tags=tags or None,
+            kw=kw,
+            headers=self.headers,
+        )
 
     def tool_settings(self) -> Mapping[str, Any]:
         """``spec.tools``: tool name -> its options from config.yaml."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 import uuid
 from collections import Counter
@@ -303,6 +304,7 @@ class AgentRun:
         outcome: RunOutcome | None = None
         answer = AnswerStream()
         resumed = False
+        span = self._trace_start()  # None unless tracing is on
         try:
             self._check_depth()
             await self._claim_thread()
@@ -324,6 +326,7 @@ class AgentRun:
                 usage=self.usage,
                 request_timeout_s=self.spec.timeout_s,
                 model_factory=self.model_factory,
+                headers=span.headers() if span is not None else None,
             )
             graph = build_graph(self.agent, ctx)
             config: dict[str, Any] = {
@@ -370,6 +373,8 @@ class AgentRun:
             self._finish_report("error")
             raise
         finally:
+            if span is not None:
+                self._trace_end(span, outcome, sys.exc_info()[1])
             if token is not None:
                 await self.tokens.arevoke(self.run_id)
             if self._scratch is not None and not self._kept:
@@ -390,6 +395,46 @@ class AgentRun:
             if rest:
                 yield "answer", rest
         yield "done", outcome
+
+    # -- tracing ----------------------------------------------------------------------
+    def _trace_start(self) -> Any:
+        """The run's ``invoke_agent`` span (tool spans hang off it), or None when tracing is off."""
+        from custom_hooks._tracing import active
+
+        tracing = active()
+        if tracing is None:
+            return None
+        span = tracing.start_agent(
+            agent=self.agent,
+            run_id=self.run_id,
+            thread_id=self.thread_id,
+            depth=self.depth,
+            parent_run_id=(self.caller.parent_run or {}).get("run_id"),
+            model=self.spec.model,
+        )
+        self.tool_timer.spans = span
+        return span
+
+    def _trace_end(self, span: Any, outcome: RunOutcome | None, error: BaseException | None) -> None:
+        from custom_hooks._tracing_attrs import agent_end_attributes
+
+        result = outcome.outcome if outcome is not None else str(self.report.get("outcome") or "running")
+        if result == "running":  # left without an outcome: cancelled, or an unexpected error
+            result = "cancelled" if isinstance(error, GeneratorExit | asyncio.CancelledError) else "error"
+        error_type = None
+        if outcome is None:
+            error_type = getattr(error, "code", None) or (type(error).__name__ if error else result)
+        span.finish(
+            agent_end_attributes(
+                outcome=result,
+                steps=self._steps,
+                inner_calls=len(self.usage.calls),
+                input_tokens=self.usage.prompt_tokens,
+                output_tokens=self.usage.completion_tokens,
+                cost_usd=self.cost,
+                error_type=str(error_type) if error_type else None,
+            )
+        )
 
     def _on_chunk(self, mode: str, chunk: Any) -> list[str]:
         if mode == "custom":

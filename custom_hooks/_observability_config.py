@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["HealthConfig", "ObservabilityConfig", "RequestLogConfig"]
+__all__ = ["HealthConfig", "ObservabilityConfig", "RequestLogConfig", "TracingConfig"]
 
 
 class RequestLogConfig(BaseModel):
@@ -48,6 +48,22 @@ class HealthConfig(BaseModel):
     )
 
 
+class TracingConfig(BaseModel):
+    """OpenTelemetry traces (switched on by the standard OTEL_* variables, not here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_trace_context: Literal["link", "parent", "ignore"] = Field(
+        default="link",
+        description="A caller's traceparent: a link on a new trace (link), the parent (parent: trust "
+        "every caller), or dropped (ignore). Agent runs' own inner calls always continue their run.",
+    )
+    include_content: bool = Field(
+        default=False, description="Also record prompt and completion text (gen_ai.input/output.messages)."
+    )
+    include_key_hash: bool = Field(default=False, description="Also record the key hash (gateway.key_hash).")
+
+
 class ObservabilityConfig(BaseModel):
     """Metrics, scraping, health and request logs (gateway.observability)."""
 
@@ -66,3 +82,4 @@ class ObservabilityConfig(BaseModel):
     )
     request_log: RequestLogConfig = RequestLogConfig()
     health: HealthConfig = HealthConfig()
+    tracing: TracingConfig = TracingConfig()

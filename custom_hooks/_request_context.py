@@ -15,7 +15,8 @@ chars of ``[A-Za-z0-9._:-]``), is kept as the *client request id*: logged next t
 
 While a request runs, :func:`current` holds a :class:`RequestContext`; the hook-timing
 wrappers add their time to it and the middleware observes the total as
-``gateway_request_overhead_seconds`` when the response is done.
+``gateway_request_overhead_seconds`` when the response is done. With tracing on
+(:mod:`custom_hooks._tracing`), a model request also runs inside its span.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ class RequestIdMiddleware:
         self.app = app
         self.header = header.lower().encode("latin-1")
         self._metrics = metrics
+        from custom_hooks._tracing import server_tracing
+
+        self._tracing = server_tracing()  # None unless OTEL_* asks for traces: then no per-request work
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,7 +137,10 @@ class RequestIdMiddleware:
         ctx = RequestContext(request_id, client_id)
         token = _current.set(ctx)
         try:
-            await self.app(scope, receive, send_with_id)
+            if self._tracing is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                await self._tracing.serve(self.app, scope, receive, send_with_id, request_id, client_id)
         finally:
             _current.reset(token)
             if ctx.hook_seconds > 0:
