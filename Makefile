@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck bench check-config config-reference image image-check clean clean-data
+.PHONY: serve test lint typecheck bench check-config config-reference k8s-configmap image image-check clean clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 ## config-reference: regenerate the README's "Configuration reference" from the config models
 config-reference: $(STAMP)
 	$(BIN)/agent-gateway config-reference --write README.md
+
+## k8s-configmap: regenerate deploy/kubernetes/configmap.yaml from config.yaml
+k8s-configmap:
+	$(PYTHON) deploy/kubernetes/render_configmap.py
 
 ## image: build the Docker image with podman on a debootstrapped base (no registry needed)
 image:

@@ -41,12 +41,14 @@ mapfile -t cmd < <(inspect '{{range .Config.Cmd}}{{println .}}{{end}}' | sed '/^
 mapfile -t health < <(inspect '{{range .Config.Healthcheck.Test}}{{println .}}{{end}}' | sed '/^$/d')
 run_env=(env -i "${envs[@]}" HOME=/data GATEWAY_HOST=127.0.0.1 "GATEWAY_PORT=$PORT" "GATEWAY_MASTER_KEY=$KEY")
 in_image() { chroot --userspec="$user" "$root" /bin/sh -c 'cd "$0" && exec "$@"' "$workdir" "${run_env[@]}" "$@"; }
+# exec: the background job's pid becomes the gateway's own (for the uid check and SIGTERM).
+exec_in_image() { exec chroot --userspec="$user" "$root" /bin/sh -c 'cd "$0" && exec "$@"' "$workdir" "${run_env[@]}" "$@"; }
 
 echo "image-check: starting ${cmd[*]} from $IMAGE on 127.0.0.1:$PORT"
 start=$(date +%s)
-in_image "${cmd[@]}" >"$work/gateway.log" 2>&1 &
+exec_in_image "${cmd[@]}" >"$work/gateway.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 240); do
+for _ in $(seq 1 600); do
   grep -q '^ready on ' "$work/gateway.log" && break
   kill -0 "$pid" 2>/dev/null || { cat "$work/gateway.log"; echo "image-check: gateway exited"; exit 1; }
   sleep 0.5
