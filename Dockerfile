@@ -20,18 +20,23 @@
 
 ARG BASE_IMAGE=python:3.11-slim
 
+# The runtime dependencies alone, so that their layer below is reused until they change
+# (editing pyproject.toml's comments, tools or dev extras does not reinstall them).
+FROM ${BASE_IMAGE} AS requirements
+COPY pyproject.toml /src/
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml','rb'))['project']['dependencies']))" > /requirements.txt
+
 FROM ${BASE_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180
 RUN python3 -m venv /opt/gateway
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone: this layer is reused until it changes.
-COPY pyproject.toml ./
+COPY --from=requirements /requirements.txt /tmp/requirements.txt
 RUN --mount=type=secret,id=pip_conf --mount=type=secret,id=pip_ca \
     --mount=type=cache,target=/root/.cache/pip \
     if [ -f /run/secrets/pip_conf ]; then export PIP_CONFIG_FILE=/run/secrets/pip_conf; fi \
- && /opt/gateway/bin/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" > /tmp/requirements.txt \
  && /opt/gateway/bin/pip install --upgrade pip setuptools wheel \
  && /opt/gateway/bin/pip install -r /tmp/requirements.txt
+COPY pyproject.toml ./
 COPY README.md ./
 COPY custom_hooks ./custom_hooks
 COPY agent_routes ./agent_routes
