@@ -1,6 +1,6 @@
 """Write configmap.yaml: the repository's config.yaml as the ConfigMap the Deployment mounts.
 
-    python deploy/kubernetes/render_configmap.py      # or: make k8s-configmap
+python deploy/kubernetes/render_configmap.py      # or: make k8s-configmap
 """
 
 from __future__ import annotations
