@@ -194,7 +194,7 @@ def test_every_readme_block_runs_as_pasted(quickstart: GatewayProcess, newcomer_
                     env=_clean_env(),
                     capture_output=True,
                     text=True,
-                    timeout=300,
+                    timeout=900,
                 )
                 assert proc.returncode == 0, f"README line {n} (bash) failed:\n{code}\n{proc.stderr[-3000:]}"
                 out = proc.stdout
