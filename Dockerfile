@@ -36,6 +36,8 @@ RUN --mount=type=secret,id=pip_conf --mount=type=secret,id=pip_ca \
     if [ -f /run/secrets/pip_conf ]; then export PIP_CONFIG_FILE=/run/secrets/pip_conf; fi \
  && /opt/gateway/bin/pip install --upgrade pip setuptools wheel \
  && /opt/gateway/bin/pip install -r /tmp/requirements.txt
+# pip compiles bytecode as it installs; keep it: the image runs with PYTHONDONTWRITEBYTECODE
+# (read-only root filesystems), and compiling LiteLLM at every start adds most of a minute.
 COPY pyproject.toml ./
 COPY README.md ./
 COPY custom_hooks ./custom_hooks
@@ -44,11 +46,7 @@ RUN --mount=type=secret,id=pip_conf --mount=type=secret,id=pip_ca \
     --mount=type=cache,target=/root/.cache/pip \
     if [ -f /run/secrets/pip_conf ]; then export PIP_CONFIG_FILE=/run/secrets/pip_conf; fi \
  && /opt/gateway/bin/pip install --no-deps --no-build-isolation . \
- && /opt/gateway/bin/pip uninstall --yes pip setuptools wheel \
- && find /opt/gateway -name '__pycache__' -prune -exec rm -rf {} + \
- && (/opt/gateway/bin/python -m compileall -q -j 0 /opt/gateway > /dev/null || true)
-# Bytecode is compiled here, once: the image runs with PYTHONDONTWRITEBYTECODE (read-only
-# root filesystems), and compiling LiteLLM at every start would add a minute to it.
+ && /opt/gateway/bin/pip uninstall --yes pip setuptools wheel
 
 FROM ${BASE_IMAGE}
 ENV PATH=/opt/gateway/bin:$PATH \
