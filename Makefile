@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck bench check-config clean
+.PHONY: serve test lint typecheck bench check-config config-reference k8s-configmap image image-check clean clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,5 +35,34 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.gateway_bench
 
+## config-reference: regenerate the README's "Configuration reference" from the config models
+config-reference: $(STAMP)
+	$(BIN)/agent-gateway config-reference --write README.md
+
+## k8s-configmap: regenerate deploy/kubernetes/configmap.yaml from config.yaml
+k8s-configmap:
+	$(PYTHON) deploy/kubernetes/render_configmap.py
+
+## image: build the Docker image with podman on a debootstrapped base (no registry needed)
+image:
+	.ci/build_image.sh
+
+## image-check: start the built image's entrypoint on loopback, check health and one chat call
+image-check:
+	.ci/check_image.sh
+
+## clean: caches only; keeps .gateway-data (master key, keys, ledger, agent threads)
 clean:
-	rm -rf .gateway-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .pytest_cache .mypy_cache .ruff_cache
+
+## clean-data: DELETES .gateway-data: the admin key, every virtual key, the ledger, agent threads
+clean-data:
+	@if [ -d .gateway-data ]; then \
+	  echo "This deletes .gateway-data: the generated master key, every virtual key and team,"; \
+	  echo "the spend ledger and agent threads. It cannot be undone."; \
+	  if [ "$(CONFIRM)" != "yes" ]; then \
+	    printf 'Type yes to delete it (or run make clean-data CONFIRM=yes): '; read answer; \
+	    [ "$$answer" = yes ] || { echo "kept .gateway-data"; exit 1; }; \
+	  fi; \
+	  rm -rf .gateway-data && echo "deleted .gateway-data"; \
+	else echo "no .gateway-data here"; fi

@@ -4,8 +4,12 @@ Talks to a running gateway over HTTP: ``GATEWAY_URL`` (default
 ``http://127.0.0.1:$GATEWAY_PORT``) with ``GATEWAY_MASTER_KEY`` (or the key in
 ``<data_dir>/master.key`` when run on the gateway's host)::
 
-    agent-gateway teams create research --budget 500 --duration 30d --models gpt-4o-mini,research
-    agent-gateway keys create --alias bot --team research --budget 50 --duration 30d --models gpt-4o-mini
+    agent-gateway teams create research --budget 500 --budget-duration 30d --models gpt-4o-mini,research
+    agent-gateway keys create --alias bot --team research --budget 50 --budget-duration 30d --expires 90d
+
+``--budget-duration`` is the budget window (the API's ``budget_duration``); a key's expiry
+is ``--expires`` (the API's ``duration``). ``--duration`` is a deprecated alias of
+``--budget-duration``.
     agent-gateway keys list --team research
     agent-gateway keys block bot
     agent-gateway spend --by team --start 2025-01-01
@@ -32,10 +36,25 @@ def _csv(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
+class _DeprecatedDuration(argparse.Action):
+    """``--duration``: the old name of ``--budget-duration`` (the API's ``duration`` is expiry)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        print(
+            "agent-gateway: --duration is deprecated and means the budget window; use --budget-duration "
+            "(a key's expiry is --expires).",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
 def _limits(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", type=_csv, help="comma-separated model/agent names; wildcards allowed")
     p.add_argument("--budget", type=float, dest="max_budget", help="max spend (USD) per budget window")
-    p.add_argument("--duration", dest="budget_duration", help="budget window: 1h, 1d, 30d")
+    p.add_argument(
+        "--budget-duration", dest="budget_duration", help="budget window: 1h, 1d, 30d (API: budget_duration)"
+    )
+    p.add_argument("--duration", dest="budget_duration", action=_DeprecatedDuration, help=argparse.SUPPRESS)
     p.add_argument("--rpm", type=int, dest="rpm_limit")
     p.add_argument("--tpm", type=int, dest="tpm_limit")
     p.add_argument("--parallel", type=int, dest="max_parallel_requests")
@@ -51,7 +70,9 @@ def add_parsers(sub: Any) -> None:
     create.add_argument("--alias", dest="key_alias")
     create.add_argument("--team", dest="team_id")
     create.add_argument("--user", dest="user_id")
-    create.add_argument("--expires", dest="duration", help="expire after: 1h, 30d (default never)")
+    create.add_argument(
+        "--expires", dest="duration", help="expire after: 1h, 30d (default never; API: duration)"
+    )
     create.add_argument("--tier")
     create.add_argument("--admin", action="store_const", const="admin", dest="user_role")
     _limits(create)

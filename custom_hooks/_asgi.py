@@ -12,7 +12,7 @@ from typing import Any
 
 from litellm.proxy.proxy_server import app
 
-from custom_hooks import _lifecycle
+from custom_hooks import _lifecycle, _startup_logs
 
 __all__ = ["app"]
 
@@ -75,4 +75,5 @@ async def _lifespan(asgi_app: Any) -> AsyncIterator[Any]:
 
 
 _mount_routes()
+_startup_logs.install()  # before the lifespan: LiteLLM logs these while it loads config.yaml
 app.router.lifespan_context = _lifespan

@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 ENV_PREFIX = "os.environ/"
+WHOLE_FILE = "(file)"  # ConfigProblem.key of a problem whose message is already complete
+REFERENCE = 'the README\'s "Configuration reference" section'
 
 
 class GatewaySection(BaseModel):
@@ -87,6 +89,8 @@ class ConfigProblem:
     fatal: bool = True
 
     def render(self, path: Path) -> str:
+        if self.key == WHOLE_FILE:  # already names the file, the key and the fix
+            return self.problem
         level = "error" if self.fatal else "warning"
         return f"{path}: {level} at '{self.key}': {self.problem}\n    fix: {self.fix}"
 
@@ -126,10 +130,11 @@ def _parse_gateway(path: Path, raw: dict[str, Any]) -> GatewaySection:
         for err in exc.errors():
             key = "gateway." + ".".join(str(p) for p in err["loc"])
             if err["type"] == "extra_forbidden":
-                fix = "remove it or check the spelling against the README's configuration reference"
+                fix = f"remove it or check the spelling against {REFERENCE}"
                 lines.append(f"{path}: error at '{key}': unknown field.\n    fix: {fix}.")
             else:
-                lines.append(f"{path}: error at '{key}': {err['msg']}.\n    fix: see the README reference.")
+                fix = f"give it a value of the type and range {REFERENCE} lists for it"
+                lines.append(f"{path}: error at '{key}': {err['msg']}.\n    fix: {fix}.")
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -209,7 +214,7 @@ def check_config(path: Path | str) -> tuple[GatewayConfig | None, list[ConfigPro
     try:
         cfg = load_config(p)
     except ConfigError as exc:
-        return None, [ConfigProblem("(file)", exc.message, "see above")]
+        return None, [ConfigProblem(WHOLE_FILE, exc.message, "")]
 
     model_list = cfg.raw.get("model_list")
     if not isinstance(model_list, list) or not model_list:

@@ -2,17 +2,23 @@
 
 agent-gateway serve            # validate config.yaml, then serve on :4000
 agent-gateway check-config     # validate only; non-zero exit on errors
-agent-gateway keys create --alias bot --team research --budget 50 --duration 30d
+agent-gateway config-reference [--write]   # the README's configuration reference, from the models
+agent-gateway keys create --alias bot --team research --budget 50 --budget-duration 30d
 agent-gateway keys list | teams create research | spend --by team   # admin API over HTTP
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
+import threading
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from custom_hooks import _admin_cli
 from custom_hooks._config import GatewayConfig, check_config
@@ -63,7 +69,7 @@ def _banner(settings: GatewaySettings, cfg: GatewayConfig, key_from_env: bool) -
     return "\n".join(
         [
             "Managed Agent Gateway",
-            f"  listening on   http://{settings.host}:{settings.port}  (OpenAI base_url: http://{host}:{settings.port}/v1)",
+            f"  starting on    http://{settings.host}:{settings.port}  (OpenAI base_url: http://{host}:{settings.port}/v1)",
             f"  config         {cfg.path}",
             f"  models         {', '.join(models) or '-'}  (default: {cfg.gateway.default_model})",
             f"  agents         {', '.join(agents) or '-'}",
@@ -73,11 +79,74 @@ def _banner(settings: GatewaySettings, cfg: GatewayConfig, key_from_env: bool) -
     )
 
 
+def _port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound (None when it can), checked before anything starts.
+
+    Binds the way uvicorn does (SO_REUSEADDR), so a port held only by old TIME_WAIT
+    connections counts as free and a port another process listens on does not.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} is in use on {host}; set GATEWAY_PORT=<another port> "
+                    f"(or --port), or stop the process listening on it."
+                )
+            if exc.errno == errno.EACCES:
+                return f"no permission to listen on port {port}; set GATEWAY_PORT to a port above 1023."
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"{host} is not an address of this machine; set GATEWAY_HOST=127.0.0.1 (or 0.0.0.0)."
+            return f"cannot listen on {host}:{port} ({exc.strerror}); set GATEWAY_HOST / GATEWAY_PORT."
+    return None
+
+
+def _probe_host(host: str) -> str:
+    if host in {"0.0.0.0", ""}:
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _announce_when_ready(settings: GatewaySettings, stop: threading.Event) -> None:
+    """Print the ready line once the gateway answers on its port.
+
+    ``/gateway/health/live`` answers only after LiteLLM's and our lifespan start-up
+    completed and uvicorn accepted the connection, so the line never comes early.
+    """
+    url = f"http://{_url_host(_probe_host(settings.host))}:{settings.port}/gateway/health/live"
+    while not stop.is_set():
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    print(
+                        f"ready on http://{_url_host(settings.host)}:{settings.port}"
+                        f"  (OpenAI base_url: http://{_url_host(_probe_host(settings.host))}:{settings.port}/v1)",
+                        flush=True,
+                    )
+                    return
+        except OSError:
+            pass
+        stop.wait(0.25)
+
+
 def _serve(settings: GatewaySettings) -> int:
     import uvicorn
 
     cfg = _report(settings)
     if cfg is None:
+        return 2
+    problem = _port_problem(settings.host, settings.port)
+    if problem is not None:
+        print(f"agent-gateway: {problem} The gateway was not started.", file=sys.stderr)
         return 2
     key_from_env = settings.master_key is not None or bool(os.environ.get("LITELLM_MASTER_KEY"))
     _apply_env_defaults(settings)
@@ -85,6 +154,17 @@ def _serve(settings: GatewaySettings) -> int:
     os.umask(0o077)
     settings.secure_data_dir()
     print(_banner(settings, cfg, key_from_env), flush=True)
+    stop = threading.Event()
+    watcher = threading.Thread(target=_announce_when_ready, args=(settings, stop), daemon=True)
+    watcher.start()
+    try:
+        _run_uvicorn(uvicorn, settings)
+    finally:
+        stop.set()
+    return 0
+
+
+def _run_uvicorn(uvicorn: Any, settings: GatewaySettings) -> None:
     uvicorn.run(
         "custom_hooks._asgi:app",
         host=settings.host,
@@ -98,6 +178,18 @@ def _serve(settings: GatewaySettings) -> int:
         # worker imports LiteLLM (seconds, more on a busy host) before it can answer.
         timeout_worker_healthcheck=60,
     )
+
+
+def _config_reference(write: str | None) -> int:
+    from custom_hooks import _config_reference as ref
+
+    body = ref.render()
+    if write is None:
+        print(body, end="")
+        return 0
+    readme = Path(write)
+    readme.write_text(ref.replace_section(readme.read_text(), body))
+    print(f"{readme}: configuration reference updated")
     return 0
 
 
@@ -112,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     sub.add_parser("check-config", help="validate config.yaml and exit")
+    ref = sub.add_parser("config-reference", help="print the gateway: section's reference (Markdown)")
+    ref.add_argument(
+        "--write", metavar="README", nargs="?", const="README.md", help="update README.md's section"
+    )
     _admin_cli.add_parsers(sub)
     args = parser.parse_args(argv)
 
@@ -124,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     get_settings.cache_clear()
     settings = get_settings()
 
+    if args.command == "config-reference":
+        return _config_reference(args.write)
     if args.command in _admin_cli.COMMANDS:
         return _admin_cli.run(args, settings)
     if args.command == "check-config":

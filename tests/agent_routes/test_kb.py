@@ -44,7 +44,7 @@ def test_tool_output_cites_ids_and_reports_sources() -> None:
         "sources": [
             {
                 "n": 1,
-                "title": "KB-102: My requests fail with budget_exceeded (HTTP 429)",
+                "title": "KB-102: My requests fail with budget_exceeded (HTTP 400)",
                 "source": "agent_routes/kb/kb-102-budget-exceeded.md",
             }
         ]

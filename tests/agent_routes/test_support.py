@@ -39,7 +39,7 @@ async def test_memory_across_three_turns_on_one_thread() -> None:
     second = await graph.ainvoke({"messages": [HumanMessage("I get budget_exceeded, why?")]}, cfg)
     assert second["messages"][-1].content.startswith("Wait for the window to reset")
     assert (
-        "Sources:\n[1] KB-102: My requests fail with budget_exceeded (HTTP 429)"
+        "Sources:\n[1] KB-102: My requests fail with budget_exceeded (HTTP 400)"
         in second["messages"][-1].content
     )
     third = await graph.ainvoke({"messages": [HumanMessage("What's my name?")]}, cfg)

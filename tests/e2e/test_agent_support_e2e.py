@@ -50,7 +50,7 @@ def test_three_turns_on_a_thread(gw: GatewayProcess, key: str, fake_upstream: Fa
     )
     answer = second.choices[0].message.content or ""
     assert answer.startswith("Your budget for this window is spent (KB-102).")
-    assert "Sources:\n[1] KB-102: My requests fail with budget_exceeded (HTTP 429)" in answer
+    assert "Sources:\n[1] KB-102: My requests fail with budget_exceeded (HTTP 400)" in answer
     third = client.chat.completions.create(
         model="support", messages=[{"role": "user", "content": "What is my name?"}], metadata=thread
     )
