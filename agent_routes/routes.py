@@ -253,3 +253,6 @@ async def get_agent(request: Request, who: _Who) -> Any:
 def mount(app: FastAPI) -> None:
     """Add the agent routes at the FRONT of the app, ahead of LiteLLM's catch-alls."""
     mount_at_front(app, router)
+    from agent_routes import _responses_route
+
+    _responses_route.mount(app)  # /v1/responses for agents, ahead of LiteLLM's
