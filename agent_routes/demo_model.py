@@ -13,13 +13,18 @@ with no network and no provider keys. Served as LiteLLM custom provider ``demo``
   ``text.format`` arrives as the same): it answers with deterministic JSON valid against
   the schema (strings carry the user's text), so SDK ``parse()`` helpers work offline.
 
+It also embeds (``model: demo/embed``): deterministic unit vectors, the same text always
+giving the same vector, for offline tests of embedding clients; they carry no meaning.
+
 Usage is counted with LiteLLM's token counter, so cost and budgets behave as with a
 real model priced in ``model_info``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
 import time
 import uuid
@@ -29,11 +34,11 @@ from typing import Any
 
 import litellm
 from litellm import CustomLLM
-from litellm.types.utils import GenericStreamingChunk, ModelResponse
+from litellm.types.utils import EmbeddingResponse, GenericStreamingChunk, ModelResponse, Usage
 
 from agent_routes._structured import example_for, requested_format
 
-__all__ = ["DemoModel", "DemoReply", "demo_model", "plan_reply"]
+__all__ = ["DEMO_EMBED_DIM", "DemoModel", "DemoReply", "demo_embedding", "demo_model", "plan_reply"]
 
 _DIRECTIVE = re.compile(r"\[\[tool:(?P<name>[A-Za-z0-9_\-]+)(?:\s+(?P<args>\{.*?\}))?\]\]", re.S)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -215,6 +220,40 @@ class DemoModel(CustomLLM):
                 "usage": usage if last else None,  # type: ignore[typeddict-item]
                 "index": 0,
             }
+
+    async def aembedding(  # type: ignore[override]
+        self, model: str, input: list, model_response: EmbeddingResponse, *args: Any, **kwargs: Any
+    ) -> EmbeddingResponse:
+        """Deterministic unit vectors (``DEMO_EMBED_DIM`` floats per text), not semantic."""
+        return self.embedding(model, input, model_response)
+
+    def embedding(  # type: ignore[override]
+        self, model: str, input: list, model_response: EmbeddingResponse, *args: Any, **kwargs: Any
+    ) -> EmbeddingResponse:
+        texts = [input] if isinstance(input, str) else list(input)
+        model_response.data = [
+            {"object": "embedding", "index": i, "embedding": demo_embedding(str(t))}
+            for i, t in enumerate(texts)
+        ]
+        model_response.model = model
+        prompt = sum(max(1, litellm.token_counter(model="gpt-4o-mini", text=str(t))) for t in texts)
+        model_response.usage = Usage(prompt_tokens=prompt, completion_tokens=0, total_tokens=prompt)
+        return model_response
+
+
+DEMO_EMBED_DIM = 64
+
+
+def demo_embedding(text: str, dim: int = DEMO_EMBED_DIM) -> list[float]:
+    """A deterministic unit vector for ``text`` (same text, same vector; not semantic)."""
+    raw = b""
+    counter = 0
+    while len(raw) < dim * 4:
+        raw += hashlib.sha256(f"{counter}:{text}".encode()).digest()
+        counter += 1
+    values = [int.from_bytes(raw[i * 4 : i * 4 + 4], "big") / 2**31 - 1.0 for i in range(dim)]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
 
 
 demo_model = DemoModel()
