@@ -235,6 +235,8 @@ def test_approval_over_responses_then_continue(client: openai.OpenAI) -> None:
     md = asked.metadata
     assert md["gateway_outcome"] == "interrupted" and md["gateway_interrupt_action"] == "send_email"
     assert md["gateway_interrupt_id"] in asked.output_text
+    # the approver sees where the email would go (the caller's own data, to the caller)
+    assert '"to": "bob@example.com"' in asked.output_text and "REDACTED" not in asked.output_text
     done = client.responses.create(model="approvals", input="reject: not now", previous_response_id=asked.id)
     assert done.metadata["gateway_thread_id"] == md["gateway_thread_id"]
     assert done.metadata["gateway_outcome"] == "completed"
