@@ -27,7 +27,7 @@ deployments keep it natively.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import httpx
@@ -54,7 +54,7 @@ _FORWARD = ("authorization", "api-key", "x-api-key", THREAD_HEADER, "x-request-i
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 def _config() -> Any:

@@ -46,7 +46,8 @@ def requested_format(value: Any) -> Format | None:
         return Format(name="json_object")
     if kind != "json_schema":
         return None
-    spec = value.get("json_schema") if isinstance(value.get("json_schema"), Mapping) else value
+    nested = value.get("json_schema")
+    spec: Mapping[str, Any] = nested if isinstance(nested, Mapping) else value
     schema = spec.get("schema")
     return Format(
         name=str(spec.get("name") or "output"), schema=schema if isinstance(schema, Mapping) else {}
@@ -122,7 +123,8 @@ def example_for(schema: Mapping[str, Any], text: str = "", *, _root: Mapping[str
         props: Mapping[str, Any] = schema.get("properties") or {}
         return {name: example_for(sub, text, _root=root) for name, sub in props.items()}
     if kind == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        raw_items = schema.get("items")
+        items: Mapping[str, Any] = raw_items if isinstance(raw_items, Mapping) else {}
         return [example_for(items, text, _root=root) for _ in range(max(1, int(schema.get("minItems") or 0)))]
     if kind == "string":
         return _string(schema, text)
