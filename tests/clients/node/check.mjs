@@ -29,10 +29,15 @@ function expect(cond, what) {
 for (const model of ["demo", "research"]) {
   await check(`openai chat stream finalChatCompletion ${model}`, async () => {
     const content = `${ask} ${Math.random().toString(36).slice(2, 8)}`;
-    const stream = client.chat.completions.stream({ model, messages: [{ role: "user", content }] });
+    const stream = client.chat.completions.stream({
+      model,
+      messages: [{ role: "user", content }],
+      stream_options: { include_usage: true },
+    });
     const final = await stream.finalChatCompletion();
     const text = final.choices[0].message.content;
     expect(final.choices[0].message.role === "assistant", "role assistant");
+    expect(final.usage && final.usage.total_tokens > 0, "usage");
     expect(text.startsWith("[demo model]"), `a demo answer, got ${text.slice(0, 40)}`);
     return text.slice(0, 60);
   });
