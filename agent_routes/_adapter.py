@@ -28,6 +28,7 @@ from agent_routes._context import ANSWER_TAG, ApprovalDecision
 
 __all__ = [
     "AnswerStream",
+    "StreamFrame",
     "approval_message",
     "final_answer",
     "model_response",
@@ -252,14 +253,23 @@ def _usage(prompt: int, completion: int) -> Usage:
 
 
 def model_response(
-    *, model: str, content: str, prompt_tokens: int, completion_tokens: int, gateway: Mapping[str, Any]
+    *,
+    model: str,
+    content: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    gateway: Mapping[str, Any],
+    reasoning: str | None = None,
 ) -> ModelResponse:
     """A non-streaming chat completion; ``gateway`` becomes a top-level ``gateway`` field."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if reasoning:
+        message["reasoning_content"] = reasoning
     resp = ModelResponse(
         id=f"chatcmpl-{uuid.uuid4().hex}",
         model=model,
         created=int(time.time()),
-        choices=[{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        choices=[{"index": 0, "message": message, "finish_reason": "stop"}],
         usage=_usage(prompt_tokens, completion_tokens),
     )
     resp.gateway = dict(gateway)  # type: ignore[attr-defined]  # extra field: the SDK keeps it in model_extra
@@ -273,20 +283,44 @@ def stream_chunk(
     finish: bool = False,
     usage: tuple[int, int] | None = None,
     gateway: Mapping[str, Any] | None = None,
+    frame: StreamFrame | None = None,
 ) -> ModelResponseStream:
     """One SSE chunk. The last one carries ``finish_reason``, usage and ``gateway`` info.
 
     LiteLLM drops a finishing chunk without content, so the last chunk always has some
     (a newline at worst); the gateway info travels as ``provider_specific_fields``.
+    With ``frame`` the chunk carries the stream's one id, model and ``created``, and the
+    first chunk of the stream ``role: "assistant"`` (OpenAI framing: SDK stream helpers
+    such as ``finalChatCompletion()`` need the role and one id per stream).
     """
-    delta = (
-        Delta(content=content) if reasoning is None else Delta(content=content, reasoning_content=reasoning)
-    )
+    fields: dict[str, Any] = {"content": content}
+    if reasoning is not None:
+        fields["reasoning_content"] = reasoning
     kw: dict[str, Any] = {}
+    if frame is not None:
+        kw.update(id=frame.id, model=frame.model, created=frame.created)
+        if frame.take_role():
+            fields["role"] = "assistant"
     if usage is not None:
         kw["usage"] = _usage(*usage)
     return ModelResponseStream(
-        choices=[StreamingChoices(index=0, delta=delta, finish_reason="stop" if finish else None)],
+        choices=[StreamingChoices(index=0, delta=Delta(**fields), finish_reason="stop" if finish else None)],
         provider_specific_fields={"gateway": dict(gateway)} if gateway else None,
         **kw,
     )
+
+
+class StreamFrame:
+    """What every chunk of one stream shares: its id, model and creation time."""
+
+    def __init__(self, model: str) -> None:
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.model = model
+        self.created = int(time.time())
+        self._role_sent = False
+
+    def take_role(self) -> bool:
+        """True once: for the stream's first chunk, which carries ``role``."""
+        first = not self._role_sent
+        self._role_sent = True
+        return first

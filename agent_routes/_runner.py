@@ -63,6 +63,7 @@ from agent_routes._errors import (
     from_inner_status_error,
 )
 from agent_routes._registry import build_graph
+from agent_routes._structured import Format, structure_answer
 from agent_routes._threads import Owner, ThreadStore
 from custom_hooks._errors import BadRequest, GatewayError
 from custom_hooks._run_tokens import RunTokens
@@ -177,6 +178,7 @@ class AgentRun:
     resume: ApprovalDecision | None = None  # from the resume route: skip parsing messages
     report: dict[str, Any] = field(default_factory=dict)  # -> metadata["gateway"]["agent_run"]
     model_factory: ModelFactory | None = None  # tests: fake chat models instead of ChatOpenAI
+    output_format: Format | None = None  # response_format: the answer is restated as validated JSON
     run_id: str = field(default_factory=lambda: f"run_{uuid.uuid4().hex}")
     usage: RunUsage = field(default_factory=RunUsage)
     tool_timer: ToolTimer = field(default_factory=ToolTimer)
@@ -351,6 +353,11 @@ class AgentRun:
                         for line in self._on_chunk(mode, chunk):
                             yield "step", line
                 outcome = await self._outcome(graph, config)
+                if self.output_format is not None and outcome.outcome == "completed":
+                    question = text_of((new_turn(self.messages) or [{}])[-1].get("content"))
+                    outcome.content = await structure_answer(
+                        ctx.chat_model(), self.output_format, question, outcome.content
+                    )
                 if outcome.interrupt_id is not None and self._scratch is not None:
                     await self.store.adopt(self.thread_id, self.agent, self.caller.owner(), self._scratch)
                     self._kept = True

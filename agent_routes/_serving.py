@@ -19,38 +19,54 @@ from typing import Any
 from litellm import CustomLLM
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from agent_routes._adapter import model_response, stream_chunk
+from agent_routes._adapter import StreamFrame, model_response, stream_chunk
 from agent_routes._errors import provider_error
 from agent_routes._registry import agents_config
-from agent_routes._runner import (
-    AgentRun,
-    RunOutcome,
-    caller_from_metadata,
-    new_agent_run,
-    steps_wanted,
-    thread_id_from,
-)
+from agent_routes._request_ids import request_thread_id
+from agent_routes._runner import AgentRun, RunOutcome, caller_from_metadata, new_agent_run
+from agent_routes._steps import StepsMode, StepsRenderer, steps_mode
+from agent_routes._structured import requested_format
 from agent_routes._threads import get_thread_store
-from custom_hooks._errors import GatewayError
+from custom_hooks._errors import BadRequest, GatewayError
 from custom_hooks._run_tokens import get_run_tokens
 from custom_hooks._settings import get_settings
 
-__all__ = ["AgentProvider", "start_run"]
+__all__ = ["AgentProvider", "refuse_client_tools", "start_run"]
 
 _PIECES = re.compile(r"\S+\s*|\s+")
 
 
-def start_run(kwargs: Mapping[str, Any]) -> tuple[AgentRun, bool]:
-    """Set up the run for one provider call; returns the run and whether to stream steps."""
+_CLIENT_TOOL_PARAMS = ("tools", "functions", "tool_choice", "function_call")
+
+
+def refuse_client_tools(optional_params: Mapping[str, Any]) -> None:
+    """An agent runs its own tools: client-side tools are refused, never silently ignored."""
+    for name in _CLIENT_TOOL_PARAMS:
+        value = optional_params.get(name)
+        if value in (None, [], {}, "none", "auto"):
+            continue
+        raise BadRequest(
+            f"Agents run their own tools; client-side `{name}` cannot be passed to an agent model. "
+            "Call a plain model (e.g. `default`) for client tools, or send the request without them.",
+            param="tools",
+            code="agent_client_tools_unsupported",
+        )
+
+
+def start_run(kwargs: Mapping[str, Any]) -> tuple[AgentRun, StepsMode]:
+    """Set up the run for one provider call; returns the run and how to show its steps."""
     litellm_params = kwargs.get("litellm_params") or {}
     md = litellm_params.get("metadata")
     if not isinstance(md, dict):
         md = {}
+    optional = kwargs.get("optional_params") or {}
+    refuse_client_tools(optional)
     agents = agents_config()
     gateway_md = md.setdefault("gateway", {})
     report: dict[str, Any] = gateway_md.setdefault("agent_run", {})
     parent_request_id = str(gateway_md.get("request_id") or litellm_params.get("litellm_call_id") or "")
     agent = str(kwargs.get("model") or "").removeprefix("agent/")
+    mode = steps_mode(md, optional, agents.steps_default)
     run = new_agent_run(
         agent=agent,
         agents=agents,
@@ -60,11 +76,11 @@ def start_run(kwargs: Mapping[str, Any]) -> tuple[AgentRun, bool]:
         tokens=get_run_tokens(),
         base_url=get_settings().resolved_public_url() + "/v1",
         parent_request_id=parent_request_id,
-        thread_id=thread_id_from(md),
+        thread_id=request_thread_id(md, optional, litellm_params),
         report=report,
     )
-    steps = steps_wanted(md, kwargs.get("optional_params") or {}, agents.steps_default)
-    return run, steps
+    run.output_format = requested_format(optional.get("response_format"))
+    return run, mode
 
 
 def _pieces(text: str, per_chunk: int = 4) -> list[str]:
@@ -77,17 +93,22 @@ class AgentProvider(CustomLLM):
 
     async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
         try:
-            run, _ = start_run(kwargs)
+            run, mode = start_run(kwargs)
+            steps = StepsRenderer(mode)
             outcome: RunOutcome | None = None
             async for kind, value in run.events():
-                if kind == "done":
+                if kind == "step":
+                    steps.step(value)
+                elif kind == "done":
                     outcome = value
         except GatewayError as err:
             raise provider_error(err) from None
         assert outcome is not None
+        content, reasoning = steps.whole(outcome.content)
         return model_response(
             model=str(kwargs.get("model") or run.agent),
-            content=outcome.content,
+            content=content,
+            reasoning=reasoning,
             prompt_tokens=run.usage.prompt_tokens,
             completion_tokens=run.usage.completion_tokens,
             gateway=run.gateway_fields(outcome),
@@ -97,33 +118,45 @@ class AgentProvider(CustomLLM):
     # so the response-headers hook already sees the run id and thread id.
     def astreaming(self, *args: Any, **kwargs: Any) -> AsyncIterator[ModelResponseStream]:  # type: ignore[override]
         try:
-            run, steps = start_run(kwargs)
+            run, mode = start_run(kwargs)
         except GatewayError as err:
             raise provider_error(err) from None
-        return self._stream(run, steps)
+        return self._stream(run, StepsRenderer(mode), StreamFrame(str(kwargs.get("model") or run.agent)))
 
-    async def _stream(self, run: AgentRun, steps: bool) -> AsyncIterator[ModelResponseStream]:
+    async def _stream(
+        self, run: AgentRun, steps: StepsRenderer, frame: StreamFrame
+    ) -> AsyncIterator[ModelResponseStream]:
         # Answer text goes out as the answering model generates it, one delta behind: the
-        # last one rides on the finishing chunk with usage and the gateway fields.
+        # last one rides on the finishing chunk with usage and the gateway fields. A
+        # structured answer (response_format) exists only once validated: sent at the end.
         outcome: RunOutcome | None = None
         held: str | None = None
+        live = run.output_format is None
         try:
-            async for kind, value in run.events(live_answer=True):
-                if kind == "step" and steps:
-                    yield stream_chunk(reasoning=f"{value}\n")
+            async for kind, value in run.events(live_answer=live):
+                if kind == "step":
+                    content, reasoning = steps.step(value)
+                    if content is not None or reasoning is not None:
+                        yield stream_chunk(content=content, reasoning=reasoning, frame=frame)
                 elif kind == "answer":
                     for piece in _pieces(value):
                         if held is not None:
-                            yield stream_chunk(content=held)
-                        held = piece
+                            yield stream_chunk(content=held, frame=frame)
+                        held = steps.answer(piece)
                 elif kind == "done":
                     outcome = value
         except GatewayError as err:
             raise provider_error(err) from None
         assert outcome is not None
+        if not live:
+            for piece in _pieces(outcome.content):
+                if held is not None:
+                    yield stream_chunk(content=held, frame=frame)
+                held = steps.answer(piece)
         yield stream_chunk(
-            content=held or " ",
+            content=held or steps.answer(" "),
             finish=True,
             usage=(run.usage.prompt_tokens, run.usage.completion_tokens),
             gateway=run.gateway_fields(outcome),
+            frame=frame,
         )

@@ -28,6 +28,7 @@ from agent_routes._adapter import pending_interrupt
 from agent_routes._config import AgentSpec
 from agent_routes._context import AgentContext, parse_decision
 from agent_routes._errors import AgentNotFound, ThreadNotFound
+from agent_routes._output_policy import agent_text_out
 from agent_routes._registry import agents_config, build_graph
 from agent_routes._runner import Caller, RunOutcome, new_agent_run
 from agent_routes._threads import Owner, ThreadRecord, get_thread_store
@@ -234,7 +235,7 @@ async def resume_thread(request: Request, who: _Who) -> Any:
     assert outcome is not None
     return {
         "object": "agent.run",
-        "content": outcome.content,
+        "content": agent_text_out(outcome.content),
         "usage": run.report.get("usage"),
         "gateway": run.gateway_fields(outcome),
     }
@@ -253,3 +254,6 @@ async def get_agent(request: Request, who: _Who) -> Any:
 def mount(app: FastAPI) -> None:
     """Add the agent routes at the FRONT of the app, ahead of LiteLLM's catch-alls."""
     mount_at_front(app, router)
+    from agent_routes import _responses_route
+
+    _responses_route.mount(app)  # /v1/responses for agents, ahead of LiteLLM's

@@ -7,6 +7,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 
 from agent_routes._adapter import (
     AnswerStream,
+    StreamFrame,
     approval_message,
     final_answer,
     model_response,
@@ -154,3 +155,15 @@ def test_answer_stream_narration_before_a_tool_call_and_fallbacks() -> None:
     # a whole (non-streamed) reply counts too
     whole = AnswerStream()
     assert whole.feed(AIMessage("All of it.", id="m9"), tagged) == "All of it."
+
+
+def test_stream_frame_gives_one_id_model_and_role_first() -> None:
+    frame = StreamFrame("research")
+    chunks = [stream_chunk(reasoning="step\n", frame=frame), stream_chunk(content="a", frame=frame)]
+    chunks.append(stream_chunk(content="b", finish=True, usage=(1, 1), frame=frame))
+    assert {c.id for c in chunks} == {frame.id} and frame.id.startswith("chatcmpl-")
+    assert {c.model for c in chunks} == {"research"}
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert [c.choices[0].delta.role for c in chunks[1:]] == [None, None]
+    # another stream, another id
+    assert StreamFrame("research").id != frame.id

@@ -86,3 +86,44 @@ async def test_provider_streams_through_litellm(demo_provider: object) -> None:
     )
     text = "".join([c.choices[0].delta.content or "" async for c in stream])
     assert text == "[demo model] You said: a b"
+
+
+RATING = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "rating",
+        "schema": {
+            "type": "object",
+            "properties": {"title": {"type": "string"}, "score": {"type": "integer", "minimum": 3}},
+            "required": ["title", "score"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def test_answers_response_format_with_schema_valid_json() -> None:
+    out = json.loads(plan_reply([{"role": "user", "content": "rate it"}], None, RATING).text)
+    assert out == {"title": "rate it", "score": 3}
+    obj = json.loads(plan_reply([{"role": "user", "content": "x"}], None, {"type": "json_object"}).text)
+    assert obj == {"answer": "x"}
+    # deterministic
+    assert plan_reply([{"role": "user", "content": "rate it"}], None, RATING).text == json.dumps(out)
+
+
+def test_tool_choice_none_and_forced_tool() -> None:
+    user = [{"role": "user", "content": "find x"}]
+    assert plan_reply(user, [LOOKUP], tool_choice="none").tool_name is None
+    forced = plan_reply(
+        user, [LOOKUP, EMAIL], tool_choice={"type": "function", "function": {"name": "send_email"}}
+    )
+    assert forced.tool_name == "send_email"
+    assert set(json.loads(forced.tool_args)) == {"to", "body"}
+
+
+async def test_demo_embeddings_are_deterministic_unit_vectors(demo_provider: object) -> None:
+    resp = await litellm.aembedding(model="demo/embed", input=["a", "b", "a"])
+    vectors = [d["embedding"] for d in resp.data]
+    assert vectors[0] == vectors[2] != vectors[1]
+    assert all(abs(sum(v * v for v in vec) - 1.0) < 1e-9 for vec in vectors)
+    assert resp.usage.prompt_tokens > 0

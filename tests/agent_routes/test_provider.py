@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,10 @@ from agent_routes._runner import (
     steps_wanted,
     thread_id_from,
 )
+from agent_routes._serving import refuse_client_tools
+from agent_routes._structured import Format, StructuredOutputFailed
 from agent_routes._threads import ThreadStore, open_thread_store
+from custom_hooks._errors import BadRequest
 from custom_hooks._run_tokens import RunTokens, derive_secret
 from tests.agent_routes.graph_fakes import Factory, call
 
@@ -271,3 +275,54 @@ def test_tool_timer_is_hashable() -> None:
     from agent_routes._context import ToolTimer
 
     assert len({ToolTimer(), ToolTimer()}) == 2
+
+
+SCHEMA = Format(
+    name="n", schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+)
+
+
+async def test_response_format_restates_the_answer_as_validated_json(
+    store: ThreadStore, tokens: RunTokens
+) -> None:
+    factory = Factory()
+    factory.script.steps += [_ai("It is 42.", 5, 2), _ai('```json\n{"n": 42}\n```', 7, 3)]
+    run = _run(store, tokens, factory, "echo", "meaning of life?")
+    run.output_format = SCHEMA
+    _, outcome = await _finish(run)
+    assert json.loads(outcome.content) == {"n": 42}
+    structuring = factory.script.calls[-1].messages
+    assert "It is 42." in structuring[-1].content and '"n"' in structuring[0].content
+    assert run.usage.completion_tokens == 5  # the structuring call is part of the run's usage
+
+
+async def test_response_format_the_model_cannot_meet_is_a_422(store: ThreadStore, tokens: RunTokens) -> None:
+    factory = Factory()
+    factory.script.steps += [_ai("It is 42.", 5, 2), _ai('{"n": "forty-two"}', 7, 3)]
+    run = _run(store, tokens, factory, "echo", "meaning of life?")
+    run.output_format = SCHEMA
+    with pytest.raises(StructuredOutputFailed) as err:
+        await _finish(run)
+    assert err.value.status_code == 422 and err.value.param == "response_format"
+    assert "forty-two" not in err.value.message
+    assert run.report["outcome"] == "error"
+
+
+@pytest.mark.parametrize(
+    "optional",
+    [
+        {"tools": [{"type": "function", "function": {"name": "f"}}]},
+        {"functions": [{"name": "f"}]},
+        {"tool_choice": "required"},
+        {"tool_choice": {"type": "function", "function": {"name": "f"}}},
+    ],
+)
+def test_client_tools_are_refused_naming_tools(optional: dict[str, Any]) -> None:
+    with pytest.raises(BadRequest) as err:
+        refuse_client_tools(optional)
+    assert err.value.param == "tools" and err.value.code == "agent_client_tools_unsupported"
+
+
+def test_no_tools_or_harmless_tool_choice_pass() -> None:
+    for optional in ({}, {"tools": []}, {"tool_choice": "none"}, {"tool_choice": "auto"}, {"tools": None}):
+        refuse_client_tools(optional)

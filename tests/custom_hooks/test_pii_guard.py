@@ -148,6 +148,19 @@ async def test_in_process_agent_requests_are_not_masked() -> None:
     assert VAULT_KEY not in out["metadata"]
 
 
+async def test_an_agents_answer_is_not_masked_again_a_plain_models_is() -> None:
+    # An approval names the real recipient to the caller; the agent's LLM calls were masked
+    # when each came back through the gateway.
+    guard = PiiGuard(options=PiiOptions(), in_process=frozenset({"approvals"}))
+    text = f'Approval needed: send_email. Arguments: {{"to": "{EMAIL}"}}'
+    for model, expected in (("approvals", text), ("gpt-4o-mini", text.replace(EMAIL, "[EMAIL_REDACTED]"))):
+        response = ModelResponse(choices=[{"message": {"role": "assistant", "content": text}}])
+        out = await guard.async_post_call_success_hook({"model": model}, USER, response)
+        assert out.choices[0].message.content == expected, model
+        streamed = guard.async_post_call_streaming_iterator_hook(USER, _upstream(text, 5), {"model": model})
+        assert "".join([c.choices[0].delta.content or "" async for c in streamed]) == expected, model
+
+
 def test_agent_models_come_from_the_shipped_config() -> None:
     from custom_hooks._guardrail_config import in_process_models
 
