@@ -278,13 +278,22 @@ class FrontDoor:
                 return extra.pop(0)
             return await receive()
 
-        outer_send = send if self.expose else _scrubbing(send)
-        try:
-            await self.app(scope, replay, outer_send)
-        finally:
+        def release_slot() -> None:
             release = state.pop(_RELEASE, None)
             if callable(release):
                 release()
+
+        async def send_and_release(message: Message) -> None:
+            await outer_send(message)
+            # A stream is open until its last byte is sent, not until background work ends.
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                release_slot()
+
+        outer_send = send if self.expose else _scrubbing(send)
+        try:
+            await self.app(scope, replay, send_and_release)
+        finally:
+            release_slot()
 
     def _checked_body(self, scope: Scope, raw: bytes, info: RouteInfo) -> dict[str, Any]:
         """The parsed LLM request body, after the request policy (raises a 400 GatewayError).
