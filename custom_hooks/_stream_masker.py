@@ -143,6 +143,19 @@ class _ArgsMaskers:
             delta.tool_calls = [*(getattr(delta, "tool_calls", None) or []), *extra]
 
 
+def _owned(chunk: Any) -> Any:
+    """A private copy of ``chunk`` to rewrite.
+
+    LiteLLM's stream wrapper keeps every chunk it yields and assembles the complete response
+    from them afterwards: for the spend log and for the response cache. Holding text back
+    moves it from one chunk to a later one; done in place, the assembled response lost the
+    text of chunks kept by reference and repeated the text of chunks kept as copies (the
+    final usage chunk), so a cached stream replayed wrong text and invalid tool-call JSON.
+    """
+    copier = getattr(chunk, "model_copy", None)
+    return copier(deep=True) if callable(copier) else copy.deepcopy(chunk)
+
+
 async def mask_chunks(
     chunks: AsyncIterator[Any],
     make_masker: Callable[[], StreamMasker],
@@ -154,7 +167,8 @@ async def mask_chunks(
     args_maskers: dict[int, _ArgsMaskers] = {}
     template: Any = None
     async for chunk in chunks:
-        for choice in _choices(chunk):
+        owned = False  # rewrite a copy: LiteLLM keeps the chunks it yields (see _owned)
+        for pos, choice in enumerate(_choices(chunk)):
             delta = getattr(choice, "delta", None)
             if delta is None:
                 continue
@@ -167,7 +181,15 @@ async def mask_chunks(
             finished = bool(getattr(choice, "finish_reason", None))
             if finished:
                 out += masker.flush()
-            if (isinstance(content, str) or out) and out != content:
+            rewrite = bool((isinstance(content, str) or out) and out != content)
+            args = make_args_masker is not None and bool(
+                getattr(delta, "tool_calls", None) or (finished and idx in args_maskers)
+            )
+            if (rewrite or args) and not owned:
+                chunk, owned = _owned(chunk), True
+                choice = _choices(chunk)[pos]
+                delta = choice.delta
+            if rewrite:
                 _set_content(delta, out)
             if make_args_masker is not None:
                 am = args_maskers.get(idx)
