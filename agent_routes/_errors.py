@@ -36,6 +36,8 @@ __all__ = [
     "AgentNotFound",
     "AgentStepLimit",
     "AgentTimeout",
+    "ThreadBusy",
+    "ThreadLeaseUnavailable",
     "ThreadNotFound",
     "from_inner_status_error",
     "provider_error",
@@ -74,6 +76,23 @@ class ThreadNotFound(GatewayError):
     type = "invalid_request_error"
 
 
+class ThreadBusy(GatewayError):
+    """Another turn runs on the thread (multitask policy ``reject``, or ``enqueue`` waited too
+    long). 409: nothing of the request ran, so retrying it is safe (the OpenAI SDK does)."""
+
+    status_code = 409
+    code = "thread_busy"
+    type = "invalid_request_error"
+
+
+class ThreadLeaseUnavailable(GatewayError):
+    """The shared state holding thread leases is unreachable: refused rather than risk two turns."""
+
+    status_code = 503
+    code = "thread_lease_unavailable"
+    type = "api_error"
+
+
 class AgentInnerCallFailed(GatewayError):
     """An LLM call inside the run failed; the run ends with that call's status and code
     (e.g. 400 ``budget_exceeded`` when the caller's budget ran out mid-run)."""
@@ -92,7 +111,9 @@ class _AgentProviderError(litellm.BadRequestError):
 
     def __init__(self, err: GatewayError) -> None:
         body = err.body()["error"]
-        super().__init__(message=err.message, model="agent", llm_provider="agent", body=body)
+        # num_retries=0: the router must not run an agent again on its own (a run's tool side
+        # effects and cost would repeat); the client decides, e.g. on 409 thread_busy.
+        super().__init__(message=err.message, model="agent", llm_provider="agent", body=body, num_retries=0)
         self.status_code = err.status_code  # type: ignore[assignment]
         self.code = err.code
         self.gateway_error = err
