@@ -450,6 +450,9 @@ async def copy_thread(src: BaseCheckpointSaver[Any], dst: BaseCheckpointSaver[An
             await dst.aput_writes(saved, writes, task_id, paths.get(task_id, ""))
 
 
+_SETUP_LOCK = 0x6761_7468  # pg_advisory_lock key held while the thread tables are set up
+
+
 def _is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://", "postgresql+"))
 
@@ -480,9 +483,16 @@ async def open_thread_store(
         )
         await pool.open(wait=True, timeout=15)
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        await saver.setup()
         owners_pg = _PostgresOwners(pool)
-        await owners_pg.setup()
+        # Instances starting together on a fresh database would race the migrations
+        # (duplicate key in checkpoint_migrations): one sets up at a time.
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+            try:
+                await saver.setup()
+                await owners_pg.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
         return ThreadStore(saver, owners_pg, scope=scope, closers=[*closers, pool.close], leases=leases)
 
     import aiosqlite
