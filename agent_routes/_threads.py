@@ -21,6 +21,7 @@ the other gets 404 before anything of its run touches the thread. ``lease_holder
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -453,6 +454,12 @@ async def copy_thread(src: BaseCheckpointSaver[Any], dst: BaseCheckpointSaver[An
 _SETUP_LOCK = 0x6761_7468  # pg_advisory_lock key held while the thread tables are set up
 
 
+async def _try_lock(conn: Any) -> bool:
+    cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_SETUP_LOCK,))
+    row = await cur.fetchone()
+    return bool(row["ok"] if isinstance(row, dict) else row[0])
+
+
 def _is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://", "postgresql+"))
 
@@ -485,14 +492,17 @@ async def open_thread_store(
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         owners_pg = _PostgresOwners(pool)
         # Instances starting together on a fresh database would race the migrations
-        # (duplicate key in checkpoint_migrations): one sets up at a time.
-        async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+        # (duplicate key in checkpoint_migrations): one sets up at a time. The others poll
+        # with pg_try_advisory_lock, idle in between: a session blocked in pg_advisory_lock
+        # would stall the holder's CREATE INDEX CONCURRENTLY forever.
+        async with pool.connection() as lock_conn:
+            while not await _try_lock(lock_conn):
+                await asyncio.sleep(0.2)
             try:
                 await saver.setup()
                 await owners_pg.setup()
             finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+                await lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
         return ThreadStore(saver, owners_pg, scope=scope, closers=[*closers, pool.close], leases=leases)
 
     import aiosqlite
