@@ -15,6 +15,9 @@ Example::
             timeout_s: 120
             memory: true                         # persist threads (metadata.thread_id)
             approval_required: []                # tool names that wait for a human
+            multitask: reject                    # a 2nd message while a turn runs: 409 thread_busy
+            # multitask: enqueue                 # or wait for the turn, up to enqueue_timeout_s
+            # enqueue_timeout_s: 30
 
 Each agent also needs a ``model_list`` entry ``{model_name: research, litellm_params:
 {model: agent/research}}`` priced at zero (the inner calls carry the cost).
@@ -46,6 +49,16 @@ class AgentSpec(BaseModel):
     timeout_s: float = Field(default=120.0, gt=0, description="Wall time for one run.")
     memory: bool = Field(default=True, description="Persist threads when a thread id is sent.")
     approval_required: list[str] = Field(default_factory=list, description="Tools that need a human's ok.")
+    multitask: Literal["reject", "enqueue"] = Field(
+        default="reject",
+        description=(
+            "A message for a thread while another turn runs on it: 'reject' answers 409 thread_busy at "
+            "once (nothing runs), 'enqueue' waits for the turn up to enqueue_timeout_s, then 409."
+        ),
+    )
+    enqueue_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="How long an 'enqueue' message waits for the thread's turn."
+    )
 
     def allowed_models(self) -> list[str]:
         """Every model name a run of this agent may call through the gateway."""
@@ -66,6 +79,15 @@ class AgentsConfig(BaseModel):
     )
     run_token_ttl_s: float = Field(
         default=900.0, gt=0, description="Upper bound of a run token's life (the run's timeout + slack)."
+    )
+    thread_lease_ttl_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description=(
+            "Life of a thread's turn lease; the run renews it every third of this, so a crashed "
+            "instance's turn frees its thread within one TTL."
+        ),
     )
     thread_scope: Literal["key", "team"] = Field(
         default="key", description="Who may continue a thread: its creating key, or that key's team too."

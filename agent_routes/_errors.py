@@ -8,6 +8,14 @@ retried by the router), and :mod:`agent_routes.run_reporter`'s failure hook turn
 into the clean OpenAI-format body ``{"error": {"code": "agent_step_limit", ...}}`` with
 the shared adapter :func:`custom_hooks._errors.to_client_facing`.
 
+No error of an agent run counts against the agent's deployment in LiteLLM's router: the
+agent "deployment" is this process, which a cooldown cannot heal, and most run errors are the
+caller's (thread not found, key blocked mid-run, budget spent, step limit). One caller's 404
+must never turn into "No deployments available" for every tenant, so :func:`provider_error`
+marks its exception with LiteLLM's hook for failures that are not the selected deployment's
+(the router then neither counts it nor cools the deployment down; type, status and body are
+unchanged).
+
 Step limit and timeout use **422**, not 504: the OpenAI SDK (and LiteLLM's router)
 retry 408/409/429/5xx automatically, and a retried agent run would repeat its tool side
 effects and its cost. 422 says "well-formed, but this run could not finish".
@@ -18,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import litellm
+from litellm.router_utils.cooldown_handlers import mark_advisor_orchestration_failure
 
 from custom_hooks._errors import GatewayError
 
@@ -27,6 +36,8 @@ __all__ = [
     "AgentNotFound",
     "AgentStepLimit",
     "AgentTimeout",
+    "ThreadBusy",
+    "ThreadLeaseUnavailable",
     "ThreadNotFound",
     "from_inner_status_error",
     "provider_error",
@@ -65,6 +76,23 @@ class ThreadNotFound(GatewayError):
     type = "invalid_request_error"
 
 
+class ThreadBusy(GatewayError):
+    """Another turn runs on the thread (multitask policy ``reject``, or ``enqueue`` waited too
+    long). 409: nothing of the request ran, so retrying it is safe (the OpenAI SDK does)."""
+
+    status_code = 409
+    code = "thread_busy"
+    type = "invalid_request_error"
+
+
+class ThreadLeaseUnavailable(GatewayError):
+    """The shared state holding thread leases is unreachable: refused rather than risk two turns."""
+
+    status_code = 503
+    code = "thread_lease_unavailable"
+    type = "api_error"
+
+
 class AgentInnerCallFailed(GatewayError):
     """An LLM call inside the run failed; the run ends with that call's status and code
     (e.g. 400 ``budget_exceeded`` when the caller's budget ran out mid-run)."""
@@ -83,10 +111,15 @@ class _AgentProviderError(litellm.BadRequestError):
 
     def __init__(self, err: GatewayError) -> None:
         body = err.body()["error"]
-        super().__init__(message=err.message, model="agent", llm_provider="agent", body=body)
+        # num_retries=0: the router must not run an agent again on its own (a run's tool side
+        # effects and cost would repeat); the client decides, e.g. on 409 thread_busy.
+        super().__init__(message=err.message, model="agent", llm_provider="agent", body=body, num_retries=0)
         self.status_code = err.status_code  # type: ignore[assignment]
         self.code = err.code
         self.gateway_error = err
+        # LiteLLM names this tag after its advisor feature; what it means is "not the selected
+        # deployment's failure": the router's failure callback returns before counting it.
+        mark_advisor_orchestration_failure(self)
 
 
 def provider_error(err: GatewayError) -> Exception:

@@ -64,6 +64,7 @@ from agent_routes._errors import (
 )
 from agent_routes._registry import build_graph
 from agent_routes._structured import Format, structure_answer
+from agent_routes._thread_leases import Lease, take_turn
 from agent_routes._threads import Owner, ThreadStore
 from custom_hooks._errors import BadRequest, GatewayError
 from custom_hooks._run_tokens import RunTokens
@@ -234,24 +235,29 @@ class AgentRun:
         )
 
     # -- setup ------------------------------------------------------------------------
-    async def _claim_thread(self) -> None:
-        who = self.caller.owner()
-        if self.requested_thread is not None:
-            rec = await self.store.get(self.requested_thread)  # one read: exists and visible
-            if rec is not None and not rec.visible_to(who, self.store.scope):
-                raise ThreadNotFound(
-                    f"Thread '{self.requested_thread}' not found.", param="metadata.thread_id"
-                )
-            if rec is not None and rec.agent != self.agent:
-                raise BadRequest(
-                    f"Thread '{self.requested_thread}' belongs to agent '{rec.agent}'; call that model, "
-                    "or start a new thread.",
-                    param="metadata.thread_id",
-                    code="thread_agent_mismatch",
-                )
+    async def _claim_thread(self) -> Lease | None:
+        """Own the named thread (atomic claim), then take its turn lease (multitask policy)."""
         if self._scratch is not None:
-            return  # claimed by adopt() if the run pauses
-        await self.store.claim(self.thread_id, self.agent, who, persistent=self.persistent)
+            return None  # a private thread no other run can name; claimed by adopt() if it pauses
+        who = self.caller.owner()
+        rec = await self.store.claim(self.thread_id, self.agent, who, persistent=self.persistent)
+        if not rec.visible_to(who, self.store.scope):
+            raise ThreadNotFound(f"Thread '{self.thread_id}' not found.", param="metadata.thread_id")
+        if rec.agent != self.agent:
+            raise BadRequest(
+                f"Thread '{self.thread_id}' belongs to agent '{rec.agent}'; call that model, "
+                "or start a new thread.",
+                param="metadata.thread_id",
+                code="thread_agent_mismatch",
+            )
+        return await take_turn(
+            self.store.leases,
+            self.thread_id,
+            self.run_id,
+            multitask=self.spec.multitask,
+            wait_s=self.spec.enqueue_timeout_s,
+            ttl_s=self.agents.thread_lease_ttl_s,
+        )
 
     def _check_depth(self) -> None:
         if self.depth > self.agents.max_depth:
@@ -307,9 +313,10 @@ class AgentRun:
         answer = AnswerStream()
         resumed = False
         span = self._trace_start()  # None unless tracing is on
+        lease: Lease | None = None
         try:
             self._check_depth()
-            await self._claim_thread()
+            lease = await self._claim_thread()
             token = await self.tokens.aissue(
                 key_hash=self.caller.key_hash,
                 run_id=self.run_id,
@@ -386,6 +393,8 @@ class AgentRun:
                 await self.tokens.arevoke(self.run_id)
             if self._scratch is not None and not self._kept:
                 pass  # nothing of this run's thread reached the store
+            elif self._scratch is None and lease is None:
+                pass  # not this caller's thread, or another turn holds it: leave it alone
             elif not self.persistent and (outcome is None or outcome.interrupt_id is None):
                 try:
                     await self.store.delete(self.thread_id)
@@ -396,6 +405,8 @@ class AgentRun:
                     await self.store.set_pending(self.thread_id, outcome.interrupt_id if outcome else None)
                 except Exception:
                     log.exception("recording thread %s's pending approval failed", self.thread_id)
+            if lease is not None:
+                await lease.release()
         self._finish_report(outcome.outcome, interrupt_id=outcome.interrupt_id)
         if live_answer:
             rest = answer.tail(outcome.content, completed=outcome.outcome == "completed")

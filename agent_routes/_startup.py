@@ -12,7 +12,9 @@ __all__: list[str] = []
 
 async def _start(settings: GatewaySettings, config: GatewayConfig) -> None:
     agents = config.gateway.agents
-    store = await open_thread_store(settings.resolved_checkpoint_url(), scope=agents.thread_scope)
+    store = await open_thread_store(
+        settings.resolved_checkpoint_url(), scope=agents.thread_scope, redis_url=settings.redis_url
+    )
     set_thread_store(store)
     _run_tokens.configure(None)
     _run_tokens.get_run_tokens()  # build now: a bad secret or Redis URL fails at start

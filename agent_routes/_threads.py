@@ -11,16 +11,25 @@ the admin; anyone else gets 404, so thread ids don't leak. Its ``pending_interru
 column holds the approval a thread waits on (set by the runtime when a run pauses, cleared
 when a run on the thread completes), so counting pending approvals is one indexed query,
 not a read of every thread's graph state.
+
+A thread is claimed atomically: the first run inserts the owner row if absent and then
+reads back who owns it, so of two tenants racing for a new thread id exactly one owns it and
+the other gets 404 before anything of its run touches the thread. ``lease_holder`` /
+``lease_until`` hold the thread's turn lease when Redis is not configured (see
+:mod:`agent_routes._thread_leases`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from agent_routes._thread_leases import LeaseBackend, RedisLeases
 
 __all__ = [
     "Owner",
@@ -44,8 +53,16 @@ CREATE TABLE IF NOT EXISTS {_TABLE} (
     persistent INTEGER NOT NULL DEFAULT 1,
     created_at DOUBLE PRECISION NOT NULL,
     updated_at DOUBLE PRECISION NOT NULL,
-    pending_interrupt_id TEXT
+    pending_interrupt_id TEXT,
+    lease_holder TEXT,
+    lease_until DOUBLE PRECISION
 )"""
+# Columns added after the table first shipped: (name, type), added to an older table at setup.
+_LATER_COLUMNS = (
+    ("pending_interrupt_id", "TEXT"),
+    ("lease_holder", "TEXT"),
+    ("lease_until", "DOUBLE PRECISION"),
+)
 _PENDING_INDEX = (
     f"CREATE INDEX IF NOT EXISTS {_TABLE}_pending ON {_TABLE} (agent) WHERE pending_interrupt_id IS NOT NULL"
 )
@@ -90,7 +107,11 @@ class ThreadRecord:
 
 class _Owners(Protocol):
     async def get(self, thread_id: str) -> ThreadRecord | None: ...
-    async def upsert(self, rec: ThreadRecord) -> ThreadRecord: ...
+    async def insert_if_absent(self, rec: ThreadRecord) -> ThreadRecord: ...
+    async def touch(self, rec: ThreadRecord) -> None: ...
+    async def lease(self, thread_id: str, holder: str, until: float, now: float) -> bool: ...
+    async def renew(self, thread_id: str, holder: str, until: float) -> bool: ...
+    async def unlease(self, thread_id: str, holder: str) -> None: ...
     async def delete(self, thread_id: str) -> None: ...
     async def list(self, key_hash: str | None) -> list[ThreadRecord]: ...
     async def set_pending(self, thread_id: str, interrupt_id: str | None) -> None: ...
@@ -110,14 +131,23 @@ def _row(r: Any) -> ThreadRecord:
 
 
 _COLS = "thread_id, agent, key_hash, team_id, persistent, created_at, updated_at"
-# One statement: insert the owner row, or keep its owner/agent/created_at and only raise
-# ``persistent`` (never lower it) and touch ``updated_at``. ``{greatest}``: MAX on SQLite,
-# GREATEST on PostgreSQL.
-_UPSERT = (
-    f"INSERT INTO {_TABLE} ({_COLS}) VALUES ({{ps}}) "
-    "ON CONFLICT (thread_id) DO UPDATE SET "
-    f"persistent = {{greatest}}({_TABLE}.persistent, excluded.persistent), "
-    f"updated_at = excluded.updated_at RETURNING {_COLS}"
+# The claim's atomic step: the first writer's row wins; everyone reads back the owner.
+_INSERT = f"INSERT INTO {_TABLE} ({_COLS}) VALUES ({{ps}}) ON CONFLICT (thread_id) DO NOTHING"
+# The owner's later runs: ``persistent`` only goes up, ``updated_at`` moves. ``{greatest}``:
+# MAX on SQLite, GREATEST on PostgreSQL.
+_TOUCH = (
+    f"UPDATE {_TABLE} SET persistent = {{greatest}}(persistent, {{p}}), updated_at = {{p}} "
+    "WHERE thread_id = {p}"
+)
+# Turn leases (no Redis): free, expired, or already ours.
+_LEASE = (
+    f"UPDATE {_TABLE} SET lease_holder = {{p}}, lease_until = {{p}} WHERE thread_id = {{p}} "
+    "AND (lease_holder IS NULL OR lease_until < {p} OR lease_holder = {p})"
+)
+_RENEW = f"UPDATE {_TABLE} SET lease_until = {{p}} WHERE thread_id = {{p}} AND lease_holder = {{p}}"
+_UNLEASE = (
+    f"UPDATE {_TABLE} SET lease_holder = NULL, lease_until = NULL "
+    "WHERE thread_id = {p} AND lease_holder = {p}"
 )
 
 
@@ -141,8 +171,9 @@ class _SqliteOwners:
         await self._conn.execute(_DDL)
         async with self._conn.execute(f"PRAGMA table_info({_TABLE})") as cur:
             columns = {r[1] for r in await cur.fetchall()}
-        if "pending_interrupt_id" not in columns:  # a table from before the column existed
-            await self._conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN pending_interrupt_id TEXT")
+        for name, kind in _LATER_COLUMNS:
+            if name not in columns:  # a table from before the column existed
+                await self._conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN {name} {kind}")
         await self._conn.execute(_PENDING_INDEX)
         await self._conn.commit()
 
@@ -161,12 +192,32 @@ class _SqliteOwners:
             r = await cur.fetchone()
         return _row(r) if r else None
 
-    async def upsert(self, rec: ThreadRecord) -> ThreadRecord:
-        sql = _UPSERT.format(ps=", ".join("?" * 7), greatest="MAX")
-        async with self._conn.execute(sql, _params(rec)) as cur:
-            rows = await cur.fetchall()
+    async def insert_if_absent(self, rec: ThreadRecord) -> ThreadRecord:
+        await self._conn.execute(_INSERT.format(ps=", ".join("?" * 7)), _params(rec))
         await self._conn.commit()
-        return _row(rows[0])
+        stored = await self.get(rec.thread_id)
+        assert stored is not None  # just inserted, or another run's row
+        return stored
+
+    async def touch(self, rec: ThreadRecord) -> None:
+        sql = _TOUCH.format(p="?", greatest="MAX")
+        await self._conn.execute(sql, (int(rec.persistent), rec.updated_at, rec.thread_id))
+        await self._conn.commit()
+
+    async def _update(self, sql: str, args: tuple[Any, ...]) -> int:
+        async with self._conn.execute(sql.replace("{p}", "?"), args) as cur:
+            n = cur.rowcount
+        await self._conn.commit()
+        return int(n)
+
+    async def lease(self, thread_id: str, holder: str, until: float, now: float) -> bool:
+        return await self._update(_LEASE, (holder, until, thread_id, now, holder)) == 1
+
+    async def renew(self, thread_id: str, holder: str, until: float) -> bool:
+        return await self._update(_RENEW, (until, thread_id, holder)) == 1
+
+    async def unlease(self, thread_id: str, holder: str) -> None:
+        await self._update(_UNLEASE, (thread_id, holder))
 
     async def delete(self, thread_id: str) -> None:
         await self._conn.execute(f"DELETE FROM {_TABLE} WHERE thread_id = ?", (thread_id,))
@@ -192,7 +243,8 @@ class _PostgresOwners:
     async def setup(self) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(_DDL)
-            await conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN IF NOT EXISTS pending_interrupt_id TEXT")
+            for name, kind in _LATER_COLUMNS:
+                await conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN IF NOT EXISTS {name} {kind}")
             await conn.execute(_PENDING_INDEX)
 
     async def set_pending(self, thread_id: str, interrupt_id: str | None) -> None:
@@ -215,12 +267,31 @@ class _PostgresOwners:
             r = await cur.fetchone()
         return _row(list(r.values()) if isinstance(r, dict) else r) if r else None
 
-    async def upsert(self, rec: ThreadRecord) -> ThreadRecord:
-        sql = _UPSERT.format(ps=", ".join(["%s"] * 7), greatest="GREATEST")
+    async def insert_if_absent(self, rec: ThreadRecord) -> ThreadRecord:
         async with self._pool.connection() as conn:
-            cur = await conn.execute(sql, _params(rec))
-            r = await cur.fetchone()
-        return _row(list(r.values()) if isinstance(r, dict) else r)
+            await conn.execute(_INSERT.format(ps=", ".join(["%s"] * 7)), _params(rec))
+        stored = await self.get(rec.thread_id)
+        assert stored is not None  # just inserted, or another run's row
+        return stored
+
+    async def touch(self, rec: ThreadRecord) -> None:
+        sql = _TOUCH.format(p="%s", greatest="GREATEST")
+        async with self._pool.connection() as conn:
+            await conn.execute(sql, (int(rec.persistent), rec.updated_at, rec.thread_id))
+
+    async def _update(self, sql: str, args: tuple[Any, ...]) -> int:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql.replace("{p}", "%s"), args)
+            return int(cur.rowcount)
+
+    async def lease(self, thread_id: str, holder: str, until: float, now: float) -> bool:
+        return await self._update(_LEASE, (holder, until, thread_id, now, holder)) == 1
+
+    async def renew(self, thread_id: str, holder: str, until: float) -> bool:
+        return await self._update(_RENEW, (until, thread_id, holder)) == 1
+
+    async def unlease(self, thread_id: str, holder: str) -> None:
+        await self._update(_UNLEASE, (thread_id, holder))
 
     async def delete(self, thread_id: str) -> None:
         async with self._pool.connection() as conn:
@@ -241,8 +312,28 @@ class _PostgresOwners:
         return None
 
 
+class _TableLeases:
+    """Turn leases in the owner table (:class:`~agent_routes._thread_leases.LeaseBackend`)."""
+
+    def __init__(self, owners: _Owners) -> None:
+        self._owners = owners
+
+    async def acquire(self, thread_id: str, holder: str, ttl_s: float) -> bool:
+        now = time.time()
+        return await self._owners.lease(thread_id, holder, now + ttl_s, now)
+
+    async def renew(self, thread_id: str, holder: str, ttl_s: float) -> bool:
+        return await self._owners.renew(thread_id, holder, time.time() + ttl_s)
+
+    async def release(self, thread_id: str, holder: str) -> None:
+        await self._owners.unlease(thread_id, holder)
+
+
 class ThreadStore:
-    """The checkpointer plus the owner table, opened once per process."""
+    """The checkpointer plus the owner table, opened once per process.
+
+    ``leases``: where runs take a thread's turn lease (Redis when given, else the owner table).
+    """
 
     def __init__(
         self,
@@ -251,11 +342,13 @@ class ThreadStore:
         *,
         scope: Literal["key", "team"] = "key",
         closers: list[Any] | None = None,
+        leases: LeaseBackend | None = None,
     ) -> None:
         self.checkpointer = checkpointer
         self._owners = owners
         self.scope = scope
         self._closers = closers or []
+        self.leases: LeaseBackend = leases or _TableLeases(owners)
 
     async def lookup(self, thread_id: str, who: Owner) -> ThreadRecord | None:
         """The thread if it exists and ``who`` may see it, else None (treat as 404)."""
@@ -273,10 +366,13 @@ class ThreadStore:
         return await self._owners.get(thread_id) is not None
 
     async def claim(self, thread_id: str, agent: str, who: Owner, *, persistent: bool) -> ThreadRecord:
-        """Record ``who`` as the owner of a new thread (or touch an existing one).
+        """Make ``who`` the owner of ``thread_id`` if nobody is; return the thread's record.
 
-        One upsert: an existing thread keeps its agent, owner, team and ``created_at``;
-        ``persistent`` only goes up (a private run never un-keeps a kept thread).
+        Atomic: insert-if-absent, then read back the owner, so of two callers racing for a
+        new id exactly one owns it. The record returned may be someone else's: the caller
+        checks :meth:`ThreadRecord.visible_to` (and the agent) before using the thread. Only
+        a visible thread of the same agent is touched (``updated_at``; ``persistent`` only
+        goes up: a private run never un-keeps a kept thread).
         """
         now = time.time()
         rec = ThreadRecord(
@@ -288,7 +384,12 @@ class ThreadStore:
             created_at=now,
             updated_at=now,
         )
-        return await self._owners.upsert(rec)
+        stored = await self._owners.insert_if_absent(rec)
+        if stored == rec:
+            return stored
+        if stored.visible_to(who, self.scope) and stored.agent == agent:
+            await self._owners.touch(rec)
+        return stored
 
     async def adopt(self, thread_id: str, agent: str, who: Owner, source: BaseCheckpointSaver[Any]) -> None:
         """Keep a private thread that ran on ``source`` (a per-run saver): copy it here, claim it.
@@ -350,6 +451,15 @@ async def copy_thread(src: BaseCheckpointSaver[Any], dst: BaseCheckpointSaver[An
             await dst.aput_writes(saved, writes, task_id, paths.get(task_id, ""))
 
 
+_SETUP_LOCK = 0x6761_7468  # pg_advisory_lock key held while the thread tables are set up
+
+
+async def _try_lock(conn: Any) -> bool:
+    cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_SETUP_LOCK,))
+    row = await cur.fetchone()
+    return bool(row["ok"] if isinstance(row, dict) else row[0])
+
+
 def _is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://", "postgresql+"))
 
@@ -359,8 +469,13 @@ def _psycopg_url(url: str) -> str:
     return "postgresql://" + rest if "+" in scheme or scheme == "postgres" else url
 
 
-async def open_thread_store(url: str, *, scope: Literal["key", "team"] = "key") -> ThreadStore:
-    """Open the checkpointer and owner table at ``url`` (a SQLite path or a PostgreSQL URL)."""
+async def open_thread_store(
+    url: str, *, scope: Literal["key", "team"] = "key", redis_url: str | None = None
+) -> ThreadStore:
+    """Open the checkpointer and owner table at ``url`` (a SQLite path or a PostgreSQL URL);
+    thread leases go to Redis at ``redis_url`` when given."""
+    leases = RedisLeases(redis_url) if redis_url else None
+    closers: list[Any] = [leases.aclose] if leases is not None else []
     if _is_postgres(url):
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from psycopg.rows import dict_row
@@ -375,10 +490,20 @@ async def open_thread_store(url: str, *, scope: Literal["key", "team"] = "key") 
         )
         await pool.open(wait=True, timeout=15)
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        await saver.setup()
         owners_pg = _PostgresOwners(pool)
-        await owners_pg.setup()
-        return ThreadStore(saver, owners_pg, scope=scope, closers=[pool.close])
+        # Instances starting together on a fresh database would race the migrations
+        # (duplicate key in checkpoint_migrations): one sets up at a time. The others poll
+        # with pg_try_advisory_lock, idle in between: a session blocked in pg_advisory_lock
+        # would stall the holder's CREATE INDEX CONCURRENTLY forever.
+        async with pool.connection() as lock_conn:
+            while not await _try_lock(lock_conn):
+                await asyncio.sleep(0.2)
+            try:
+                await saver.setup()
+                await owners_pg.setup()
+            finally:
+                await lock_conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+        return ThreadStore(saver, owners_pg, scope=scope, closers=[*closers, pool.close], leases=leases)
 
     import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -392,7 +517,9 @@ async def open_thread_store(url: str, *, scope: Literal["key", "team"] = "key") 
     await owners_conn.execute("PRAGMA busy_timeout=5000")
     owners_sq = _SqliteOwners(owners_conn)
     await owners_sq.setup()
-    return ThreadStore(saver_sq, owners_sq, scope=scope, closers=[conn.close, owners_conn.close])
+    return ThreadStore(
+        saver_sq, owners_sq, scope=scope, closers=[*closers, conn.close, owners_conn.close], leases=leases
+    )
 
 
 _store: ThreadStore | None = None

@@ -152,6 +152,39 @@ class _ArgsMaskers:
             delta.tool_calls = [*(getattr(delta, "tool_calls", None) or []), *extra]
 
 
+def _owned(chunk: Any) -> Any:
+    """A private copy of ``chunk`` to rewrite.
+
+    LiteLLM's stream wrapper keeps every chunk it yields and assembles the complete response
+    from them afterwards: for the spend log and for the response cache. Holding text back
+    moves it from one chunk to a later one; done in place, the assembled response lost the
+    text of chunks kept by reference and repeated the text of chunks kept as copies (the
+    final usage chunk), so a cached stream replayed wrong text and invalid tool-call JSON.
+    """
+    copier = getattr(chunk, "model_copy", None)
+    if not callable(copier):
+        return copy.deepcopy(chunk)
+    # Only the choices and their deltas (or legacy ``text``) are rewritten: copying those
+    # three levels shallowly is enough, and far cheaper per chunk than a deep copy.
+    new = copier()
+    choices = []
+    for choice in _choices(chunk):
+        c = choice.model_copy() if hasattr(choice, "model_copy") else copy.copy(choice)
+        delta = getattr(c, "delta", None)
+        if delta is not None:
+            d = delta.model_copy() if hasattr(delta, "model_copy") else copy.copy(delta)
+            if isinstance(getattr(d, "tool_calls", None), list):
+                tc = [
+                    t.model_copy(deep=True) if hasattr(t, "model_copy") else copy.deepcopy(t)
+                    for t in d.tool_calls
+                ]
+                _set_field(d, "tool_calls", tc)
+            _set_field(c, "delta", d)
+        choices.append(c)
+    _set_field(new, "choices", choices)
+    return new
+
+
 async def mask_chunks(
     chunks: AsyncIterator[Any],
     make_masker: Callable[[], StreamMasker],
@@ -163,7 +196,8 @@ async def mask_chunks(
     args_maskers: dict[int, _ArgsMaskers] = {}
     template: Any = None
     async for chunk in chunks:
-        for choice in _choices(chunk):
+        owned = False  # rewrite a copy: LiteLLM keeps the chunks it yields (see _owned)
+        for pos, choice in enumerate(_choices(chunk)):
             delta, name = _text_holder(choice)
             if delta is None:
                 continue
@@ -176,7 +210,15 @@ async def mask_chunks(
             finished = bool(getattr(choice, "finish_reason", None))
             if finished:
                 out += masker.flush()
-            if (isinstance(content, str) or out) and out != content:
+            rewrite = bool((isinstance(content, str) or out) and out != content)
+            args = make_args_masker is not None and bool(
+                getattr(delta, "tool_calls", None) or (finished and idx in args_maskers)
+            )
+            if (rewrite or args) and not owned:
+                chunk, owned = _owned(chunk), True
+                choice = _choices(chunk)[pos]
+                delta, name = _text_holder(choice)
+            if rewrite:
                 _set_field(delta, name, out)
             if make_args_masker is not None:
                 am = args_maskers.get(idx)

@@ -32,6 +32,7 @@ __all__ = [
     "default_usage",
     "delay",
     "error",
+    "layout",
     "malformed",
     "stream",
     "text",
@@ -43,7 +44,7 @@ __all__ = [
 class Reply:
     """One scripted upstream answer."""
 
-    kind: str = "text"  # text | tool | error | malformed
+    kind: str = "text"  # text | tool | error | malformed | layout
     content: str = ""
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
@@ -52,6 +53,7 @@ class Reply:
     completion_tokens: int | None = None
     delay_s: float = 0.0
     chunks: list[str] | None = None
+    layout: list[dict[str, Any]] | None = None
 
 
 def text(content: str, prompt_tokens: int | None = None, completion_tokens: int | None = None) -> Reply:
@@ -86,6 +88,30 @@ def stream(
         chunks=list(chunks),
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+    )
+
+
+def layout(chunks: list[dict[str, Any]]) -> Reply:
+    """A stream sent exactly as these chunks: each ``{"delta": {...}, "finish_reason": ...,
+    "usage": True, "choices": False}`` (all keys optional; ``usage: True`` puts the reply's
+    usage on that very chunk, e.g. the last text chunk; ``choices: False`` sends the chunk
+    with no choices). No separate usage chunk is added. A non-streaming
+    request gets the deltas assembled into one message (content and tool calls)."""
+    content = "".join(str((c.get("delta") or {}).get("content") or "") for c in chunks)
+    calls: dict[int, dict[str, Any]] = {}
+    for c in chunks:
+        for d in (c.get("delta") or {}).get("tool_calls") or []:
+            call = calls.setdefault(
+                int(d.get("index", 0)), {"type": "function", "function": {"arguments": ""}}
+            )
+            if d.get("id"):
+                call["id"] = d["id"]
+            fn = d.get("function") or {}
+            if fn.get("name"):
+                call["function"]["name"] = fn["name"]
+            call["function"]["arguments"] += fn.get("arguments") or ""
+    return Reply(
+        kind="layout", content=content, tool_calls=[calls[i] for i in sorted(calls)], layout=list(chunks)
     )
 
 
@@ -153,6 +179,7 @@ class FakeUpstream:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._lock = threading.Lock()
         self._scripts: dict[str | None, deque[Reply]] = {}
+        self._slow: dict[str, float] = {}
         self.requests: list[RecordedRequest] = []
         upstream = self
 
@@ -239,9 +266,15 @@ class FakeUpstream:
         with self._lock:
             self._scripts.setdefault(model, deque()).extend(replies)
 
+    def slow_down(self, model: str, seconds: float) -> None:
+        """Unscripted replies to ``model`` wait ``seconds`` first (until :meth:`reset`)."""
+        with self._lock:
+            self._slow[model] = seconds
+
     def reset(self) -> None:
         with self._lock:
             self._scripts.clear()
+            self._slow.clear()
             self.requests.clear()
 
     def requests_for(self, model: str) -> list[RecordedRequest]:
@@ -262,7 +295,7 @@ class FakeUpstream:
                 queue = self._scripts.get(key)
                 if queue:
                     return queue.popleft()
-        return Reply(kind="default")
+            return Reply(kind="default", delay_s=self._slow.get(model or "", 0.0))
 
     # --- responding ------------------------------------------------------------
     def _respond(
@@ -299,7 +332,7 @@ class FakeUpstream:
             self._stream(h, cid, model, reply, content, usage)
             return
         message: dict[str, Any] = {"role": "assistant", "content": content if reply.kind != "tool" else None}
-        if reply.kind == "tool":
+        if reply.tool_calls:
             message["tool_calls"] = reply.tool_calls
         payload = {
             "id": cid,
@@ -310,7 +343,7 @@ class FakeUpstream:
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": "tool_calls" if reply.kind == "tool" else "stop",
+                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
                 }
             ],
             "usage": usage,
@@ -358,6 +391,15 @@ class FakeUpstream:
             h.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             h.wfile.flush()
 
+        if reply.layout is not None:
+            for spec in reply.layout:
+                extra: dict[str, Any] = {"usage": usage} if spec.get("usage") else {}
+                if spec.get("choices") is False:  # e.g. OpenAI's usage-only last chunk
+                    extra["choices"] = []
+                send(dict(spec.get("delta") or {}), spec.get("finish_reason"), extra)
+            h.wfile.write(b"data: [DONE]\n\n")
+            h.wfile.flush()
+            return
         send({"role": "assistant", "content": ""})
         if reply.kind == "tool":
             for i, call in enumerate(reply.tool_calls):
