@@ -84,7 +84,7 @@ LLM_ROUTES: tuple[LlmRoute, ...] = (
         "/openai/deployments/{model}/embeddings",
         "/engines/{model}/embeddings",
     ),
-    *_llm("responses", "POST", "/v1/responses", "/responses"),
+    *_llm("responses", "POST", "/v1/responses", "/responses", "/openai/v1/responses"),
     *_llm("responses_item", "GET DELETE", "/v1/responses/{response_id}", "/responses/{response_id}"),
     *_llm(
         "responses_item",

@@ -326,3 +326,11 @@ def test_provider_side_response_state_is_not_shared_between_tenants(raw: httpx.C
     body = {"model": "demo", "input": "continue", "previous_response_id": "resp_someone_elses"}
     err = assert_openai_error(raw.post("/v1/responses", json=body), 400)
     assert err["param"] == "previous_response_id"
+
+
+def test_every_responses_spelling_checks_the_model(raw: httpx.Client) -> None:
+    for path in ("/v1/responses", "/responses", "/openai/v1/responses"):
+        err = assert_openai_error(
+            raw.post(path, json={"model": "gpt-4o", "input": "hi"}), 403, "model_not_allowed"
+        )
+        assert err["param"] == "model"
