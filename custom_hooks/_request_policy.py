@@ -262,13 +262,18 @@ def _system(body: Mapping[str, Any]) -> None:
         _content(system, "system")
 
 
+def _anthropic(body: Mapping[str, Any]) -> None:
+    _messages(body, required=True, anthropic=True)
+    _system(body)
+
+
 _SHAPES: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "chat": lambda b: _messages(b, required=True),
     "completions": lambda b: _prompt_like(b, "prompt", required=True),
     "embeddings": lambda b: _prompt_like(b, "input", required=True),
     "responses": _responses_input,
-    "messages": lambda b: (_messages(b, required=True, anthropic=True), _system(b)),
-    "count_tokens": lambda b: (_messages(b, required=True, anthropic=True), _system(b)),
+    "messages": _anthropic,
+    "count_tokens": _anthropic,
 }
 _MAX_TOKENS = 10_000_000
 

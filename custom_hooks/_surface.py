@@ -159,8 +159,8 @@ class Surface:
         for path in MIDDLEWARE_ROUTES:
             self._add(path, frozenset({"GET", "HEAD"}), RouteInfo("own"))
         self._own_patterns: list[tuple[re.Pattern[str], frozenset[str]]] = []
-        for path, methods in own:
-            verbs = frozenset(m.upper() for m in methods) or frozenset({"GET"})
+        for path, own_methods in own:
+            verbs = frozenset(m.upper() for m in own_methods) or frozenset({"GET"})
             if "{" in path:
                 self._own_patterns.append((_compile(path), verbs))
             else:
