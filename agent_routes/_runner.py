@@ -70,7 +70,7 @@ from custom_hooks._errors import BadRequest, GatewayError
 from custom_hooks._run_tokens import RunTokens
 from custom_hooks._spend_ledger import gateway_identity_from_metadata
 
-__all__ = ["AgentRun", "Caller", "RunOutcome", "caller_from_metadata", "steps_wanted", "thread_id_from"]
+__all__ = ["AgentRun", "Caller", "RunOutcome", "caller_from_metadata"]
 
 log = logging.getLogger("gateway.agents.run")
 
@@ -101,38 +101,6 @@ def caller_from_metadata(md: dict[str, Any]) -> Caller:
     return Caller(
         key_hash=str(key_hash), team_id=team_id, parent_run=run if isinstance(run, Mapping) else None
     )
-
-
-def _truthy(value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() not in {"0", "false", "no", "off", ""}
-
-
-def steps_wanted(md: Mapping[str, Any], optional_params: Mapping[str, Any], default: bool) -> bool:
-    """``agent_steps`` from the request body or ``metadata.agent_steps``; else the config default."""
-    for value in (optional_params.get("agent_steps"), md.get("agent_steps")):
-        flag = _truthy(value)
-        if flag is not None:
-            return flag
-    return default
-
-
-def thread_id_from(md: Mapping[str, Any]) -> str | None:
-    """``metadata.thread_id``, else the ``x-thread-id`` request header."""
-    tid = md.get("thread_id")
-    if not tid:
-        headers = md.get("headers") or {}
-        if isinstance(headers, Mapping):
-            tid = next((v for k, v in headers.items() if str(k).lower() == "x-thread-id"), None)
-    if tid is None:
-        return None
-    tid = str(tid).strip()
-    if not tid or len(tid) > 200:
-        raise BadRequest("thread_id must be 1-200 characters.", param="metadata.thread_id")
-    return tid
 
 
 @dataclass

@@ -13,13 +13,12 @@ from langchain_core.messages import AIMessage
 from agent_routes._config import AgentsConfig
 from agent_routes._errors import AgentDepthLimit, AgentStepLimit, AgentTimeout, ThreadNotFound, provider_error
 from agent_routes._registry import pending_approvals_by_agent, registry_problems
+from agent_routes._request_ids import request_thread_id
 from agent_routes._runner import (
     AgentRun,
     Caller,
     caller_from_metadata,
     new_agent_run,
-    steps_wanted,
-    thread_id_from,
 )
 from agent_routes._serving import refuse_client_tools
 from agent_routes._structured import Format, StructuredOutputFailed
@@ -221,11 +220,8 @@ def test_request_parsing() -> None:
     }
     caller = caller_from_metadata(md)
     assert (caller.key_hash, caller.team_id, caller.depth) == ("h1", "t", 1)
-    assert thread_id_from(md) == "from-header"
-    assert thread_id_from({**md, "thread_id": "from-metadata"}) == "from-metadata"
-    assert steps_wanted({}, {}, True) is True
-    assert steps_wanted({"agent_steps": "false"}, {}, True) is False
-    assert steps_wanted({}, {"agent_steps": False}, True) is False
+    assert request_thread_id(md) == "from-header"
+    assert request_thread_id({**md, "thread_id": "from-metadata"}) == "from-metadata"
 
 
 def test_registry_validation() -> None:
