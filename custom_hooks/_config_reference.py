@@ -35,6 +35,12 @@ END = "<!-- config-reference:end -->"
 MEANINGS: dict[tuple[str, str], str] = {
     (
         "GatewaySection",
+        "security",
+    ): "The served surface, client limits and internal headers (docs/security.md).",
+    ("SecurityConfig", "routes"): "LiteLLM routes served beyond the governed LLM surface.",
+    ("SecurityConfig", "limits"): "Header, body, time and stream limits checked before auth.",
+    (
+        "GatewaySection",
         "default_model",
     ): "The model_list name requests fall back to and agents call by default.",
     ("LedgerSettings", "batch_size"): "Ledger rows written per batch.",

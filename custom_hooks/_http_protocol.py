@@ -27,7 +27,8 @@ from custom_hooks._security_config import LimitsConfig
 
 __all__ = ["GuardedHttpToolsProtocol"]
 
-_URL_SLACK = 16 * 1024  # request line and header names beyond max_header_bytes
+_URL_SLACK = 16 * 1024
+_LINGER_S = 1.0  # request line and header names beyond max_header_bytes
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 _CODES = {400: "invalid_request", 408: "request_timeout", 431: "headers_too_large"}
 
@@ -149,4 +150,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             + b"\r\nconnection: close\r\n\r\n"
             + body
         )
-        self.transport.close()
+        # Lingering close: a client still sending (a huge header) would get a reset instead
+        # of the answer if we closed now; what it sends meanwhile is discarded unread
+        # (data_received returns early once refused), for at most _LINGER_S.
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(_LINGER_S, self.transport.close)

@@ -90,6 +90,8 @@ _FORBIDDEN_PATTERN = re.compile(
 )
 _CACHE_CONTROLS = frozenset({"no-cache", "no-store"})
 _RESERVED_METADATA = ("gateway", "user_api_key")
+_CHAT_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_ANTHROPIC_ROLES = frozenset({"user", "assistant"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
@@ -211,10 +213,22 @@ def _messages(body: Mapping[str, Any], *, required: bool, anthropic: bool = Fals
         role = msg.get("role")
         if not isinstance(role, str) or not role:
             raise _bad(f"messages[{i}].role", "every message needs a string 'role'.")
+        if role not in (_ANTHROPIC_ROLES if anthropic else _CHAT_ROLES):
+            roles = ", ".join(sorted(_ANTHROPIC_ROLES if anthropic else _CHAT_ROLES))
+            raise _bad(f"messages[{i}].role", f"'{role[:40]}' is not a role; use one of {roles}.")
         _content(msg.get("content"), f"messages[{i}].content")
         calls = msg.get("tool_calls")
-        if calls is not None and not isinstance(calls, list):
-            raise _bad(f"messages[{i}].tool_calls", "expected an array.")
+        if calls is not None:
+            if not isinstance(calls, list):
+                raise _bad(f"messages[{i}].tool_calls", "expected an array.")
+            for j, call in enumerate(calls):
+                fn = call.get("function") if isinstance(call, dict) else None
+                if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                    raise _bad(
+                        f"messages[{i}].tool_calls[{j}]", "expected {'function': {'name', 'arguments'}}."
+                    )
+                if fn.get("arguments") is not None and not isinstance(fn.get("arguments"), str):
+                    raise _bad(f"messages[{i}].tool_calls[{j}].function.arguments", "expected a JSON string.")
 
 
 def _prompt_like(body: Mapping[str, Any], name: str, *, required: bool) -> None:

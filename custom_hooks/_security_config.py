@@ -63,9 +63,13 @@ class LimitsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_header_count: int = Field(default=100, ge=8, le=10_000)
+    max_header_count: int = Field(
+        default=100, ge=8, le=10_000, description="Request headers a client may send."
+    )
     max_header_bytes: int = Field(default=32 * 1024, ge=1024, description="All request headers together.")
-    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="Largest request body accepted."
+    )
     header_timeout_s: float = Field(default=10.0, gt=0, description="Time to receive the request headers.")
     body_timeout_s: float = Field(default=30.0, gt=0, description="Time to receive the whole request body.")
     max_concurrent_streams_per_key: int = Field(

@@ -154,7 +154,10 @@ def test_completions_stream_restores_split_placeholder(
 
 
 def test_embeddings_input_is_masked(gw: GatewayProcess, fake_upstream: FakeUpstream) -> None:
-    gw.client().embeddings.create(model=MODEL, input=["plain", f"customer {EMAIL} card {CARD}"])
+    # An embedding model: a chat model is refused embeddings (400 model_not_supported).
+    gw.client().embeddings.create(
+        model="text-embedding-3-small", input=["plain", f"customer {EMAIL} card {CARD}"]
+    )
     (req,) = fake_upstream.requests
     assert req.path.endswith("/embeddings")
     _assert_clean(fake_upstream, EMAIL)
