@@ -73,9 +73,6 @@ def test_stream_helper_final_completion_matches_the_plain_answer(client: openai.
     assert (final.choices[0].message.content or "").startswith("[demo model]")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a response-cache hit replayed as a stream garbles the text (cache, not agents)"
-)
 def test_plain_model_stream_from_the_cache_keeps_the_text(client: openai.OpenAI) -> None:
     messages = _unique("cache me")
     with client.chat.completions.stream(model="demo", messages=messages) as s:
