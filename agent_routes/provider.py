@@ -1,23 +1,8 @@
-"""LiteLLM custom provider ``agent``: serves the agents in ``gateway.agents.registry``.
+"""Config entry ``agent_routes.provider.agent_provider``: a stable dotted path for config.yaml.
 
-config.yaml::
-
-    litellm_settings:
-      custom_provider_map:
-        - {provider: agent, custom_handler: agent_routes.provider.agent_provider}
-    model_list:
-      - model_name: research
-        litellm_params: {model: agent/research}
-        model_info: {input_cost_per_token: 0, output_cost_per_token: 0}  # inner calls carry the cost
-
-LiteLLM executes this file directly, so it holds no state: the provider lives in
-:mod:`agent_routes._serving`.
+The code is in :mod:`agent_routes.providers.agent`.
 """
 
-from __future__ import annotations
-
-from agent_routes._serving import AgentProvider
+from agent_routes.providers.agent import agent_provider
 
 __all__ = ["agent_provider"]
-
-agent_provider = AgentProvider()

@@ -1,12 +1,8 @@
-"""Hook ``agent_routes.run_reporter.run_reporter``: agent run headers and error bodies.
+"""Config entry ``agent_routes.run_reporter.run_reporter``: a stable dotted path for config.yaml.
 
-LiteLLM executes this file directly, so it holds no state (see :mod:`agent_routes._reporting`).
+The code is in :mod:`agent_routes.runtime.reporting`.
 """
 
-from __future__ import annotations
-
-from agent_routes._reporting import RunReporter
+from agent_routes.runtime.reporting import run_reporter
 
 __all__ = ["run_reporter"]
-
-run_reporter = RunReporter()

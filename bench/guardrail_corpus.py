@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from custom_hooks._guardrail_config import InjectionOptions
-from custom_hooks._injection import score
-from custom_hooks._pii import PiiDetector
-from custom_hooks._secrets_scan import SecretDetector
+from custom_hooks.core.sections.guardrails import InjectionOptions
+from custom_hooks.guardrails.detectors.injection import score
+from custom_hooks.guardrails.detectors.pii import PiiDetector
+from custom_hooks.guardrails.detectors.secrets import SecretDetector
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "guardrail_corpus"
 CLASSES = ("pii", "secrets", "injection")

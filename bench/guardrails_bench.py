@@ -33,12 +33,12 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.utils import Delta, ModelResponse, ModelResponseStream, StreamingChoices
 
-from custom_hooks._guardrail_config import GuardrailsConfig
-from custom_hooks.injection_guard import InjectionGuard
-from custom_hooks.pii_guard import PiiGuard
-from custom_hooks.request_limits import RequestLimits
-from custom_hooks.secrets_guard import SecretsGuard
-from custom_hooks.topic_guard import TopicGuard
+from custom_hooks.core.sections.guardrails import GuardrailsConfig
+from custom_hooks.guardrails.injection_guard import InjectionGuard
+from custom_hooks.guardrails.pii_guard import PiiGuard
+from custom_hooks.guardrails.request_limits import RequestLimits
+from custom_hooks.guardrails.secrets_guard import SecretsGuard
+from custom_hooks.guardrails.topic_guard import TopicGuard
 
 PARAGRAPHS = [
     "Our quarterly review covers the migration of the billing service to the new cluster. The team "

@@ -24,10 +24,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.utils import ModelResponse
 
-from custom_hooks._config import load_config
-from custom_hooks._cost_router import CostRouter
-from custom_hooks._pricing import ModelCatalog
-from custom_hooks._routing_config import RoutingConfig
+from custom_hooks.core.config import load_config
+from custom_hooks.core.pricing import ModelCatalog
+from custom_hooks.core.sections.routing import RoutingConfig
+from custom_hooks.routing.cost_router import CostRouter
 
 SENTENCE = "The gateway estimates what a request will cost before it sends it upstream. "
 

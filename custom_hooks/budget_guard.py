@@ -1,9 +1,8 @@
-"""Config entry ``custom_hooks.budget_guard.budget_guard``: key/team/user budgets.
+"""Config entry ``custom_hooks.budget_guard.budget_guard``: a stable dotted path for config.yaml.
 
-Stateless on purpose (LiteLLM may execute this file directly): the class and its state
-live in :mod:`custom_hooks._budgets`.
+The code is in :mod:`custom_hooks.governance.budget_guard`.
 """
 
-from custom_hooks._budgets import BudgetGuard
+from custom_hooks.governance.budget_guard import budget_guard
 
-budget_guard = BudgetGuard()
+__all__ = ["budget_guard"]

@@ -1,9 +1,8 @@
-"""Config entry point: ``litellm_settings.callbacks: [custom_hooks.cost_router.cost_router, ...]``.
+"""Config entry ``custom_hooks.cost_router.cost_router``: a stable dotted path for config.yaml.
 
-LiteLLM executes this file directly, so it holds no state: the class lives in
-:mod:`custom_hooks._cost_router`.
+The code is in :mod:`custom_hooks.routing.cost_router`.
 """
 
-from custom_hooks._cost_router import CostRouter
+from custom_hooks.routing.cost_router import cost_router
 
-cost_router = CostRouter()
+__all__ = ["cost_router"]

@@ -1,13 +1,8 @@
-"""Config entry for the metrics hook: ``litellm_settings.callbacks: [..., custom_hooks.metrics.metrics]``.
+"""Config entry ``custom_hooks.metrics.metrics``: a stable dotted path for config.yaml.
 
-LiteLLM executes this file directly, so it holds no state: the class and the metrics
-live in normally imported private modules.
+The code is in :mod:`custom_hooks.observability.metrics_logger`.
 """
 
-from __future__ import annotations
-
-from custom_hooks._metrics_logger import Metrics
+from custom_hooks.observability.metrics_logger import metrics
 
 __all__ = ["metrics"]
-
-metrics = Metrics()

@@ -1,13 +1,8 @@
-"""Config entry for the request log (``custom_hooks.request_log.request_log`` in litellm_settings.callbacks).
+"""Config entry ``custom_hooks.request_log.request_log``: a stable dotted path for config.yaml.
 
-LiteLLM executes this file directly, so it holds no state: the class lives in
-:mod:`custom_hooks._request_log`.
+The code is in :mod:`custom_hooks.observability.request_log`.
 """
 
-from __future__ import annotations
-
-from custom_hooks._request_log import RequestLog
+from custom_hooks.observability.request_log import request_log
 
 __all__ = ["request_log"]
-
-request_log = RequestLog()

@@ -1,9 +1,8 @@
-"""Config entry ``custom_hooks.spend_ledger.spend_ledger``: one ledger row per model call.
+"""Config entry ``custom_hooks.spend_ledger.spend_ledger``: a stable dotted path for config.yaml.
 
-Stateless on purpose (LiteLLM may execute this file directly): the class and the write
-queue live in :mod:`custom_hooks._spend_ledger` and :mod:`custom_hooks._ledger`.
+The code is in :mod:`custom_hooks.ledger.spend_ledger`.
 """
 
-from custom_hooks._spend_ledger import SpendLedger
+from custom_hooks.ledger.spend_ledger import spend_ledger
 
-spend_ledger = SpendLedger()
+__all__ = ["spend_ledger"]

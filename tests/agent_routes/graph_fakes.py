@@ -23,9 +23,9 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai.chat_models.base import _convert_message_to_dict
 
-from agent_routes._config import AgentSpec
-from agent_routes._context import AgentContext
-from agent_routes.demo_model import plan_reply
+from agent_routes.providers.demo_model import plan_reply
+from agent_routes.runtime.context import AgentContext
+from custom_hooks.core.sections.agents import AgentSpec
 
 Step = AIMessage | str | Callable[[list[BaseMessage], list[dict[str, Any]]], AIMessage | str]
 

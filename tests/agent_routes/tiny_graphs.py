@@ -16,7 +16,7 @@ from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
-from agent_routes._context import AgentContext, emit_step, request_approval
+from agent_routes.runtime.context import AgentContext, emit_step, request_approval
 
 
 def echo(ctx: AgentContext) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, UserAPIKeyAuth
 
-from custom_hooks._errors import AuthenticationFailed, to_proxy_exception
+from custom_hooks.core.errors import AuthenticationFailed, to_proxy_exception
 
 __all__ = ["IDENTITIES", "user_api_key_auth"]
 

@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from custom_hooks._store import Store
+from custom_hooks.store.store import Store
 from tests.harness.gateway import GatewayProcess
 
 HOOKS = ["custom_hooks.budget_guard.budget_guard", "custom_hooks.spend_ledger.spend_ledger"]

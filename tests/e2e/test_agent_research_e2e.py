@@ -43,13 +43,13 @@ def test_searches_and_cites_through_the_gateway(
     )
     assert resp.choices[0].message.content == (
         "Budgets cap spend per key and team [1].\n\n"
-        "Sources:\n[1] Budgets and spend - agent_routes/docs/budgets.md"
+        "Sources:\n[1] Budgets and spend - agent_routes/search_corpus/budgets.md"
     )
     inner = inner_calls(fake_upstream)
     assert [r.model for r in inner] == ["gpt-4o-mini", "gpt-4o-mini"]  # the configured alias
     assert [t["function"]["name"] for t in inner[0].json["tools"]] == ["web_search"]
     tool_msg = [m for m in inner[1].messages if m["role"] == "tool"][-1]
-    assert "[1] Budgets and spend (agent_routes/docs/budgets.md)" in tool_msg["content"]
+    assert "[1] Budgets and spend (agent_routes/search_corpus/budgets.md)" in tool_msg["content"]
     assert resp.usage is not None
     assert (resp.usage.prompt_tokens, resp.usage.completion_tokens) == (520, 20)
     assert resp.model_extra["gateway"]["outcome"] == "completed"
@@ -71,7 +71,7 @@ def test_streaming_shows_the_search_step_and_the_sources(
         )
     )
     assert content.startswith("Threads survive restarts [1].")
-    assert "Sources:\n[1] Threads and memory - agent_routes/docs/threads.md" in content
+    assert "Sources:\n[1] Threads and memory - agent_routes/search_corpus/threads.md" in content
     assert "web_search" in reasoning
     assert tool_deltas == 0
 

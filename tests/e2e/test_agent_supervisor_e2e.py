@@ -55,7 +55,7 @@ def test_delegates_to_researcher_and_writer_and_composes(
         )
     )
     assert content.startswith("Budgets put a ceiling on what a key or team spends [1].")
-    assert "Sources:\n[1] Budgets and spend - agent_routes/docs/budgets.md" in content
+    assert "Sources:\n[1] Budgets and spend - agent_routes/search_corpus/budgets.md" in content
     assert "Handing off to researcher" in reasoning
     assert 'researcher: calling web_search({"query": "budgets"})' in reasoning
     assert "Handing off to writer" in reasoning
@@ -82,7 +82,7 @@ def test_demo_model_hands_off_and_cites(gw: GatewayProcess, key: str, fake_upstr
     )
     answer = resp.choices[0].message.content or ""
     assert answer.startswith("[demo model]")
-    assert "Sources:\n[1] Cost routing - agent_routes/docs/cost-routing.md" in answer
+    assert "Sources:\n[1] Cost routing - agent_routes/search_corpus/cost-routing.md" in answer
     assert resp.model_extra["gateway"]["inner_calls"] == 4  # supervisor, researcher x2, supervisor
     assert inner_calls(fake_upstream) == []
 
@@ -99,7 +99,7 @@ def test_a_worker_that_is_another_agent_runs_nested_through_the_gateway(
         model="supervisor-nested", messages=[{"role": "user", "content": "Explain budgets"}]
     )
     assert resp.choices[0].message.content == (
-        "Budgets cap spend [1].\n\nSources:\n[1] Budgets and spend - agent_routes/docs/budgets.md"
+        "Budgets cap spend [1].\n\nSources:\n[1] Budgets and spend - agent_routes/search_corpus/budgets.md"
     )
     inner = inner_calls(fake_upstream)
     assert [r.model for r in inner] == ["gpt-4o-mini", "gpt-4o-mini"]

@@ -15,7 +15,7 @@ from typing import Any
 import openai
 import pytest
 
-from custom_hooks._pricing import count_prompt_tokens
+from custom_hooks.core.pricing import count_prompt_tokens
 from tests.e2e.spend_helpers import HOOKS, ask, cost, create_key, ledger_rows
 from tests.harness.fake_upstream import FakeUpstream, text
 from tests.harness.gateway import GatewayProcess

@@ -58,7 +58,7 @@ def test_readme_python_snippet_runs(quickstart: GatewayProcess) -> None:
     assert lines[1] == "[demo model] You said: Stream this"
     assert "'default'" in lines[2] and "'research'" in lines[2]
     agent_answer = "\n".join(lines[3:])
-    assert "Sources:" in agent_answer and "agent_routes/docs/budgets.md" in agent_answer
+    assert "Sources:" in agent_answer and "agent_routes/search_corpus/budgets.md" in agent_answer
 
 
 def test_readme_curl_snippet_runs(quickstart: GatewayProcess) -> None:
@@ -216,5 +216,5 @@ def test_every_readme_block_runs_as_pasted(quickstart: GatewayProcess, newcomer_
     assert "[demo model] You said: Hello, gateway" in text
     key = _shell_env(state, home).get("GATEWAY_KEY", "")
     assert key.startswith("sk-gw-"), "the keys block must leave the new virtual key in GATEWAY_KEY"
-    assert "agent_routes/docs/budgets.md" in text  # the research agent answered for the new key
+    assert "agent_routes/search_corpus/budgets.md" in text  # the research agent answered for the new key
     assert "research-bot" in text and "research-bot-http" in text

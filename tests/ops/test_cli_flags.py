@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from custom_hooks import _admin_cli
+from custom_hooks.admin import cli as _admin_cli
 
 
 def _parse(*argv: str) -> argparse.Namespace:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from custom_hooks import _config_reference as ref
-from custom_hooks._config import GatewaySection, check_config
-from custom_hooks.cli import main
+from custom_hooks.admin import config_reference as ref
+from custom_hooks.core.config import GatewaySection, check_config
+from custom_hooks.server.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

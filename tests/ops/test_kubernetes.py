@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from custom_hooks._governance_config import LedgerSettings
+from custom_hooks.core.sections.governance import LedgerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"

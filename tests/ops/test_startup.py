@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from custom_hooks._startup_logs import NotApplicableWarnings
+from custom_hooks.observability.startup_logs import NotApplicableWarnings
 from tests.harness.gateway import REPO_ROOT, SHIPPED_CONFIG, GatewayProcess, free_port
 
 

@@ -20,11 +20,11 @@ import openai
 import pytest
 from litellm.types.router import RouterRateLimitError
 
-from agent_routes._errors import AgentTimeout, provider_error
-from custom_hooks._errors import ServiceUnavailable
-from custom_hooks._governance_config import LedgerSettings
-from custom_hooks._ledger import LedgerWriter
-from custom_hooks._spend_ledger import ledger_row
+from agent_routes.runtime.errors import AgentTimeout, provider_error
+from custom_hooks.core.errors import ServiceUnavailable
+from custom_hooks.core.sections.governance import LedgerSettings
+from custom_hooks.ledger.spend_ledger import ledger_row
+from custom_hooks.ledger.writer import LedgerWriter
 from tests.e2e.spend_helpers import HOOKS, ask, create_key, ledger_rows
 from tests.harness.gateway import GatewayProcess
 from tests.harness.services import PostgresServer

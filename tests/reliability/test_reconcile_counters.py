@@ -22,7 +22,7 @@ import openai
 import pytest
 import redis as redis_lib
 
-from custom_hooks._windows import window_for
+from custom_hooks.governance.windows import window_for
 from tests.e2e.spend_helpers import HOOKS, ask, cost, create_key, ledger_rows
 from tests.harness.fake_upstream import FakeUpstream, delay, text
 from tests.harness.gateway import GatewayProcess

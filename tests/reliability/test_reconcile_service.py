@@ -10,9 +10,15 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from custom_hooks._budgets import BudgetService, Reservation
-from custom_hooks._governance_config import SpendSettings
-from custom_hooks._windows import InProcessCounters, RedisCounters, Window, WindowCounters, window_for
+from custom_hooks.core.sections.governance import SpendSettings
+from custom_hooks.governance.budgets import BudgetService, Reservation
+from custom_hooks.governance.windows import (
+    InProcessCounters,
+    RedisCounters,
+    Window,
+    WindowCounters,
+    window_for,
+)
 
 T0 = 1_800_000_000.0  # fixed epoch seconds: windows and leases are computed from it
 BUDGET = [{"scope": "key", "id": "kh", "max_budget": 10.0, "duration": "1d"}]

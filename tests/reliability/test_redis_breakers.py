@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from litellm.caching.redis_cache import RedisCircuitBreaker
 
-from custom_hooks._health import limits_result
-from custom_hooks._redis_recovery import RedisRecovery, breaker_states
+from custom_hooks.observability.health import limits_result
+from custom_hooks.store.redis_recovery import RedisRecovery, breaker_states
 from tests.harness.services import RedisServer
 
 pytestmark = [pytest.mark.redis]

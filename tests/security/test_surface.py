@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import pytest
 
-from custom_hooks._surface import (
+from custom_hooks.edge.surface import (
     LLM_ROUTES,
     MIDDLEWARE_ROUTES,
     PUBLIC_ROUTES,
@@ -28,8 +28,8 @@ from tests.harness.gateway import REPO_ROOT
 
 _DUMP = """
 import json, sys
-from custom_hooks._asgi import app
-from custom_hooks._surface import app_route_paths
+from custom_hooks.server.app import app
+from custom_hooks.edge.surface import app_route_paths
 from litellm.proxy._lazy_features import register_all_features
 register_all_features(app)  # what lazy mode would add on first hit
 rows = [[p, sorted(m), mod] for p, m, mod in app_route_paths(app.routes)]

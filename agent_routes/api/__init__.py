@@ -1,0 +1,1 @@
+"""Routes chat completions can't carry (threads, approvals) and the Responses API for agents."""

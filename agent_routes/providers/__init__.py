@@ -1,0 +1,1 @@
+"""LiteLLM custom providers: ``agent/<name>`` and the offline ``demo`` model."""

@@ -1,0 +1,1 @@
+"""One agent run: registry, runner, threads and their leases, steps, errors, reporting."""

@@ -1,0 +1,1 @@
+"""The admin API and CLI: keys, teams, spend reports, the config reference."""

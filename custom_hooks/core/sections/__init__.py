@@ -1,0 +1,1 @@
+"""The ``gateway:`` config sections, one model per area (pure schema, no behaviour)."""

@@ -1,0 +1,1 @@
+"""What a request meets first, before auth: the served surface, limits, body policy, model resolution."""

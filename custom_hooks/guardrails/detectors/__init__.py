@@ -1,0 +1,1 @@
+"""The detectors: pure functions from text to findings, one module per family."""

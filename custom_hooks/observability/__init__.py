@@ -1,0 +1,1 @@
+"""Metrics, request logs, traces, health and readiness."""

@@ -1,0 +1,251 @@
+"""Liveness and readiness that tell the truth, as JSON.
+
+- ``GET /gateway/health/live``: the process answers (200, always, while it serves).
+- ``GET /gateway/health/ready``: 200 when every check passes, else 503; the body names
+  each check and what is wrong::
+
+      {"status": "unhealthy", "checks": {"config": {"ok": true}, "store": {"ok": true},
+       "redis": {"ok": false, "error": "no answer within 1.5s (redis://127.0.0.1:6390/0)"},
+       "agents": {"ok": true, "detail": "3 agents"}}}
+
+Checks: config loaded; the key/ledger store answers ``SELECT 1``; Redis answers PING when
+``GATEWAY_REDIS_URL`` is set; ``limits``: rate limits and budgets are enforced as
+configured (not degraded: no LiteLLM Redis circuit breaker open, no budget check that
+failed open or closed in the last 10 s, counters reconciled after an outage); agents
+built (a check the agents runtime registers with :func:`register_check`, else each
+configured agent's graph factory resolves). Each check runs with a timeout, concurrently,
+and updates ``gateway_dependency_up`` (``store``, ``redis``, ``limits``).
+
+Degraded but serving: a check may pass with ``"degraded": true``. The status is then
+``"degraded"`` with HTTP 200 (the instance serves, with weaker limits, exactly as the
+``open`` failure policy asks); when the policy for what is degraded is ``closed`` the
+instance refuses those requests with 503, so readiness fails too (503 ``unhealthy``).
+
+Both routes are public (no key), like LiteLLM's own ``/health/liveliness``, and reveal no
+secrets (URLs are shown without passwords).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from custom_hooks.observability.metrics import get_metrics
+
+__all__ = [
+    "CheckResult",
+    "check_limits",
+    "default_checks",
+    "limits_result",
+    "ping_redis",
+    "ping_store",
+    "readiness",
+    "readiness_response",
+    "register_check",
+    "router",
+]
+
+log = logging.getLogger("gateway.health")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One readiness check: ok, and what is wrong (or a short detail) when it says so."""
+
+    ok: bool
+    error: str | None = None
+    detail: str | None = None
+    degraded: bool = False  # passes, but serves with weaker guarantees (detail says how)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": self.ok}
+        if self.degraded:
+            out["degraded"] = True
+        if self.error:
+            out["error"] = self.error
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+Check = Callable[[], Awaitable[CheckResult]]
+_extra_checks: dict[str, Check] = {}
+_DEPENDENCIES = ("store", "redis", "limits")
+
+
+def register_check(name: str, fn: Check) -> None:
+    """Add (or replace) a readiness check, e.g. the agents runtime's "agents" check."""
+    _extra_checks[name] = fn
+
+
+def _safe_url(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+async def check_config() -> CheckResult:
+    from custom_hooks.core.lifecycle import current_config
+
+    try:
+        cfg = current_config()
+    except Exception as exc:
+        return CheckResult(False, f"config not loaded: {type(exc).__name__}")
+    return CheckResult(True, detail=str(cfg.path.name))
+
+
+async def ping_store(store: Any) -> CheckResult:
+    """``SELECT 1`` on the key/ledger store."""
+    ok = await store.ping()
+    where = _safe_url(str(store.engine.url))
+    return CheckResult(True, detail=store.backend) if ok else CheckResult(False, f"no answer from {where}")
+
+
+async def check_store() -> CheckResult:
+    try:
+        from custom_hooks.store import store as _store
+    except ImportError:
+        return CheckResult(True, detail="no store module")
+    if not _store.store_started():
+        return CheckResult(False, "the store is not open (start-up did not finish or failed)")
+    return await ping_store(_store.get_store())
+
+
+_redis_clients: dict[str, Any] = {}
+
+
+async def ping_redis(url: str, timeout: float = 1.5) -> CheckResult:
+    """PING Redis (one cached client per URL, short socket timeouts)."""
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    client = _redis_clients.get(url)
+    if client is None:
+        client = aioredis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        _redis_clients[url] = client
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        return CheckResult(False, f"no answer from {_safe_url(url)} ({type(exc).__name__})")
+    return CheckResult(True)
+
+
+def limits_result(
+    redis_problems: list[str], budget_problems: list[str], rate_limits: str, budget_counters: str
+) -> CheckResult:
+    """The ``limits`` verdict: degraded (200) under an open policy, failed (503) under closed."""
+    if not redis_problems and not budget_problems:
+        return CheckResult(True)
+    problems = "; ".join([*redis_problems, *budget_problems])
+    limiter_down = any("circuit breaker" in p or "unreachable" in p for p in redis_problems)
+    closed = (limiter_down and rate_limits == "closed") or (
+        bool(budget_problems) and budget_counters == "closed"
+    )
+    if closed:
+        return CheckResult(False, f"{problems} (failure policy closed: these requests get 503)")
+    return CheckResult(True, detail=f"{problems} (failure policy open: serving)", degraded=True)
+
+
+async def check_limits() -> CheckResult:
+    """Rate limits and budgets enforced as configured (see :func:`limits_result`)."""
+    from custom_hooks.core.lifecycle import current_config
+    from custom_hooks.governance.budgets import get_budget_service
+    from custom_hooks.store.redis_recovery import get_recovery
+
+    policy = current_config().gateway.governance.failure_policy
+    recovery = get_recovery()
+    svc = get_budget_service()
+    return limits_result(
+        recovery.problems() if recovery is not None else [],
+        svc.problems() if svc is not None else [],
+        policy.rate_limits,
+        policy.budget_counters,
+    )
+
+
+async def _bounded(name: str, fn: Check, timeout: float) -> CheckResult:
+    try:
+        return await asyncio.wait_for(fn(), timeout)
+    except TimeoutError:
+        return CheckResult(False, f"{name} check gave no answer within {timeout:g}s")
+    except Exception as exc:  # a broken check is a failed check, not a 500
+        log.warning("readiness check %s failed", name, exc_info=True)
+        return CheckResult(False, f"{name} check failed: {type(exc).__name__}")
+
+
+def default_checks(timeout: float = 1.5) -> dict[str, Check]:
+    """The checks this process runs: config, store, Redis when configured, agents, registered ones."""
+    from custom_hooks.core.settings import get_settings
+
+    checks: dict[str, Check] = {"config": check_config, "store": check_store}
+    redis_url = get_settings().redis_url
+    if redis_url:
+
+        async def redis_check() -> CheckResult:
+            return await ping_redis(redis_url, timeout)
+
+        checks["redis"] = redis_check
+        checks["limits"] = check_limits
+    checks.update(_extra_checks)
+    return checks
+
+
+async def readiness(timeout: float = 1.5, checks: dict[str, Check] | None = None) -> dict[str, CheckResult]:
+    """Run every check concurrently; also refresh ``gateway_dependency_up``."""
+    checks = default_checks(timeout) if checks is None else checks
+    names = list(checks)
+    results = await asyncio.gather(*(_bounded(n, checks[n], timeout) for n in names))
+    out = dict(zip(names, results, strict=True))
+    try:
+        m = get_metrics()
+        for dep in _DEPENDENCIES:
+            if dep in out:
+                up = out[dep].ok and not out[dep].degraded
+                m.dependency_up.labels(dependency=dep).set(1 if up else 0)
+    except Exception:
+        log.debug("updating dependency gauges failed", exc_info=True)
+    return out
+
+
+def readiness_response(results: dict[str, CheckResult]) -> JSONResponse:
+    """200 ``healthy`` (or ``degraded``) when every check passed, else 503 ``unhealthy``."""
+    healthy = all(r.ok for r in results.values())
+    degraded = any(r.degraded for r in results.values())
+    body = {
+        "status": ("degraded" if degraded else "healthy") if healthy else "unhealthy",
+        "checks": {name: r.as_dict() for name, r in results.items()},
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+def _timeout() -> float:
+    from custom_hooks.core.lifecycle import current_config
+
+    try:
+        return current_config().gateway.observability.health.check_timeout_s
+    except Exception:
+        return 1.5
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/gateway/health/live", include_in_schema=False)
+async def live() -> JSONResponse:
+    """Liveness: the process answers."""
+    return JSONResponse({"status": "alive"})
+
+
+@router.get("/gateway/health/ready", include_in_schema=False)
+async def ready() -> JSONResponse:
+    """Readiness: 200 when every dependency is usable, else 503 naming what is wrong."""
+    return readiness_response(await readiness(_timeout()))

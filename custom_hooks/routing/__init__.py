@@ -1,0 +1,1 @@
+"""Cost-aware routing: pricing, the routing decision, the response cache."""
