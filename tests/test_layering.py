@@ -103,7 +103,11 @@ def test_no_cycle_between_areas() -> None:
     graph = area_graph()
     cycles = _cycles(graph)
     detail = [
-        f"{a} -> {b}: {graph[a][b][0]}" for cycle in cycles for a in cycle for b in cycle if b in graph.get(a, {})
+        f"{a} -> {b}: {graph[a][b][0]}"
+        for cycle in cycles
+        for a in cycle
+        for b in cycle
+        if b in graph.get(a, {})
     ]
     assert not cycles, "import cycle between areas:\n" + "\n".join(detail)
 

@@ -238,4 +238,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{cfg.path}: ok ({len(cfg.model_names())} models)")
         return 0
     return _serve(settings)
-
