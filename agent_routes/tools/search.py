@@ -355,7 +355,10 @@ def with_sources(answer: str, sources: Iterable[Mapping[str, Any]]) -> str:
     if any(int(s["n"]) in cited for s in rows):
         rows = [s for s in rows if int(s["n"]) in cited]
     lines = [f"[{s['n']}] {s['title']} - {s['source']}" for s in rows]
-    return f"{answer.rstrip()}\n\n{SOURCES_HEADING}\n" + "\n".join(lines)
+    # The answer is kept as written: a streamed answer has already reached the client, so
+    # trimming it here would make the streamed and the non-streamed answers differ.
+    newlines = len(answer) - len(answer.rstrip("\n"))
+    return f"{answer}{chr(10) * max(0, 2 - newlines)}{SOURCES_HEADING}\n" + "\n".join(lines)
 
 
 _SOURCE_LINE = re.compile(r"^\[(?P<n>\d{1,3})\] (?P<title>.*) - (?P<source>\S+)$")

@@ -209,3 +209,15 @@ def test_the_folder_index_is_reused_until_a_file_changes(tmp_path: Path) -> None
     doc.write_text("# Pricing\n\nThe gadget costs twelve euros, shipped.\n")
     assert LocalSearch(tmp_path).search("gadget", 1)[0].title == "Pricing"
     assert LocalSearch(tmp_path).index is not first.index
+
+
+@pytest.mark.parametrize(
+    "answer", ["Budgets cap spend [1].", "Budgets cap spend [1]. ", "Budgets [1]\n", "Budgets [1]\n\n"]
+)
+def test_sources_keep_the_answer_as_streamed(answer: str) -> None:
+    """The answer before the Sources list is exactly what was streamed (never trimmed)."""
+    rows = [{"n": 1, "title": "Budgets", "source": "agent_routes/search_corpus/budgets.md"}]
+    text = with_sources(answer, rows)
+    assert text.startswith(answer)
+    assert text[len(answer) :].lstrip("\n") == "Sources:\n[1] Budgets - agent_routes/search_corpus/budgets.md"
+    assert "\n\n\nSources" not in text and "\n\nSources" in text
