@@ -32,7 +32,7 @@ TEST_CLOCK_FILE_ENV = "GATEWAY_TEST_CLOCK_FILE"
 
 
 class FileOffsetClock:
-    """Wall clock plus the offset written in a file (re-read when the file's mtime changes).
+    """Wall clock plus the offset written in a file (re-read when the file changes).
 
     An unreadable or malformed file counts as offset 0 until it is fixed: a test clock
     must never take the process down.
@@ -41,7 +41,7 @@ class FileOffsetClock:
     def __init__(self, path: str, wall: Callable[[], float] = time.time) -> None:
         self.path = path
         self._wall = wall
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._offset = 0.0
 
     def offset(self) -> float:
@@ -50,7 +50,7 @@ class FileOffsetClock:
         except OSError:
             self._stamp, self._offset = None, 0.0
             return 0.0
-        stamp = (st.st_mtime_ns, st.st_size)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:
             self._stamp = stamp
             try:
