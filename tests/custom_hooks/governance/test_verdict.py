@@ -39,15 +39,17 @@ class Case:
 
 
 W = {"key": KEY, "team": TEAM, "life": LIFE}
+ADMIT_KEY = ("admit", "admitted", None, "key")
+KEY_REACHED = ("reject", "budget_reached", "budget_exceeded", "key")
 
 CASES = [
     # --- admit -----------------------------------------------------------------------------
-    Case("an empty window admits", (("key", 0.0),), ("admit", "admitted", None, "key"), reserve=0.003, remaining=0.007),
-    Case("just below the budget admits", (("key", 0.0099),), ("admit", "admitted", None, "key"), remaining=0.0),
+    Case("an empty window admits", (("key", 0.0),), ADMIT_KEY, reserve=0.003, remaining=0.007),
+    Case("just below the budget admits", (("key", 0.0099),), ADMIT_KEY, remaining=0.0),
     Case(
         "the estimate may overshoot: only spend already reached blocks",
         (("key", 0.009),),
-        ("admit", "admitted", None, "key"),
+        ADMIT_KEY,
         estimate=5.0,
         reserve=5.0,
         remaining=0.0,
@@ -55,7 +57,7 @@ CASES = [
     Case(
         "the binding window is the one with least left after the hold",
         (("team", 0.0), ("key", 0.004)),
-        ("admit", "admitted", None, "key"),
+        ADMIT_KEY,
         remaining=0.003,
     ),
     Case(
@@ -65,16 +67,16 @@ CASES = [
         estimate=0.0005,
         remaining=0.0005,
     ),
-    Case("a negative estimate reserves nothing", (("key", 0.0),), ("admit", "admitted", None, "key"), estimate=-1.0, reserve=0.0),
+    Case("a negative estimate reserves nothing", (("key", 0.0),), ADMIT_KEY, estimate=-1.0, reserve=0.0),
     Case("no window: admitted, nothing to report", (), ("admit", "admitted", None, None), reserve=0.003),
     # --- reject: a budget reached ------------------------------------------------------------
-    Case("spend at the budget rejects", (("key", 0.01),), ("reject", "budget_reached", "budget_exceeded", "key")),
+    Case("spend at the budget rejects", (("key", 0.01),), KEY_REACHED),
     Case(
         "within a nano-dollar of the budget is reached (float sums drift)",
         (("key", 0.01 - 1e-10),),
-        ("reject", "budget_reached", "budget_exceeded", "key"),
+        KEY_REACHED,
     ),
-    Case("over the budget rejects", (("key", 0.012),), ("reject", "budget_reached", "budget_exceeded", "key")),
+    Case("over the budget rejects", (("key", 0.012),), KEY_REACHED),
     Case(
         "the first window reached is named, even when a later one has room",
         (("key", 0.0), ("team", 1.0), ("life", 0.6)),
@@ -89,7 +91,7 @@ CASES = [
     Case(
         "a budget reached rejects whatever the failure policy",
         (("key", 0.02),),
-        ("reject", "budget_reached", "budget_exceeded", "key"),
+        KEY_REACHED,
         policy=CLOSED,
     ),
     # --- a check that could not run ---------------------------------------------------------
@@ -126,7 +128,7 @@ CASES = [
         ("degraded", "budget_counters_unavailable", None, None),
         unavailable="budget_counters",
     ),
-]  # fmt: skip
+]
 
 
 def _verdict(case: Case) -> BudgetVerdict:
