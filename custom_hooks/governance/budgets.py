@@ -411,7 +411,7 @@ def _model_is_agent(model: str | None) -> bool:
 def estimate_cost(
     data: Mapping[str, Any], call_type: str, gw: Mapping[str, Any], default_output_tokens: int
 ) -> float:
-    """The cost to reserve: the router's estimate, else ``_pricing``'s (0 when unknown)."""
+    """The cost to reserve: the router's estimate, else the catalog price (0 when unknown)."""
     routing = gw.get("routing") or {}
     if routing.get("estimated_cost") is not None:
         return float(routing["estimated_cost"])

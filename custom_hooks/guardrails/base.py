@@ -1,10 +1,10 @@
 """What every guardrail shares: findings, text walking, masking, the placeholder vault,
 verdicts, decision records and the block adapter.
 
-Detectors (``_pii``, ``_secrets_scan``, ...) are pure ``text -> findings`` functions. The
-hooks walk every text slot of a request or response, per wire format, with
-:func:`request_slots` (``_guardrail_slots``) / :func:`response_slots`
-(``_response_slots``) and decide in a pure function returning a :class:`GuardrailVerdict`
+Detectors (:mod:`.detectors`, one module per family) are pure ``text -> findings``
+functions. The hooks walk every text slot of a request or response, per wire format, with
+:func:`request_slots` (:mod:`.request_slots`) / :func:`response_slots`
+(:mod:`.response_slots`) and decide in a pure function returning a :class:`GuardrailVerdict`
 (allow / mask with its slot edits / block / flag); the hook hands it to :func:`enforce`,
 which records it (:func:`record`: entity types and actions only, never the text), writes
 the edits and raises :func:`blocked` for a block.

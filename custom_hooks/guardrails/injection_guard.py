@@ -16,7 +16,8 @@ config.yaml::
       guardrails:
         injection: {threshold: 0.8, action: block, roles: [user, tool]}
 
-LiteLLM executes this file directly: it holds no state.
+config.yaml names its one-line re-export ``custom_hooks.injection_guard.InjectionGuard``; the decision is
+:func:`injection_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ config.yaml::
       guardrails:
         pii: {entities: {email: mask, credit_card: block, ip_address: allow}, reversible: true}
 
-LiteLLM executes this file directly: it holds no state. Placeholders live in
-``_guardrail_core.VAULT`` under a random id kept in the request metadata.
+config.yaml names its one-line re-export ``custom_hooks.pii_guard.PiiGuard``; the decision is
+:func:`.masking.mask_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
+Placeholders live in :data:`.base.VAULT` under a random id kept in the request metadata.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ The tier comes from the caller's ``gateway_identity.tier``. Tokens are counted w
 LiteLLM's counter and the tokenizer the cost router uses for the model (never one that
 downloads), but only when the UTF-8 size of the text
 could exceed the limit (a token is at least one byte), so small requests cost nothing.
-LiteLLM executes this file directly: it holds no state.
+config.yaml names its one-line re-export ``custom_hooks.request_limits.RequestLimits``; the decision is
+:func:`limits_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ config.yaml::
 
 Masked secrets become ``[REDACTED_<KIND>]`` and are never restored. In a streamed
 answer the text is held back ``stream_holdback_chars`` so a key split across chunks is
-still caught. LiteLLM executes this file directly: it holds no state.
+still caught.
+config.yaml names its one-line re-export ``custom_hooks.secrets_guard.SecretsGuard``; the decision is
+:func:`.masking.mask_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
 """
 
 from __future__ import annotations

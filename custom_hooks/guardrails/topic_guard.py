@@ -12,8 +12,9 @@ config.yaml::
           team_topics: {team-support: {legal_advice: ["lawsuit", "sue us"]}}
 
 The team comes from the caller's ``gateway_identity.team_id``. Matching is whole-word,
-case-insensitive and Unicode-aware (``_topics``). LiteLLM executes this file directly:
-it holds no state.
+case-insensitive and Unicode-aware (:mod:`.detectors.topics`).
+config.yaml names its one-line re-export ``custom_hooks.topic_guard.TopicGuard``; the decision is
+:func:`topic_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
 """
 
 from __future__ import annotations
