@@ -144,7 +144,6 @@ class BudgetService:
     last_degraded_at: float | None = None
     last_reconciled_at: float = 0.0
     reconcile_corrections_total: int = 0
-    reconcile_added_usd: float = 0.0
     _task: asyncio.Task[None] | None = None
 
     def windows(self, budgets: Sequence[Mapping[str, Any]], now: float) -> tuple[Window, ...]:
@@ -328,7 +327,6 @@ class BudgetService:
             before = await self.counters.raise_to(w, spent, self._lease_s)
             if before is not None and spent > before + _DRIFT_USD:
                 corrected += 1
-                self.reconcile_added_usd += spent - before
                 log.info(
                     "budget counter %s raised from %.6f to the ledger's %.6f (spend served while the"
                     " counters were unreachable)",
