@@ -188,7 +188,8 @@ class BudgetService:
             verdict = budget_verdict(spends, amount, self.policy, now, labels=labels)
             if verdict.action != "admit":
                 if outcome.allowed:  # float noise at the limit: do not keep a hold for a rejection
-                    await self.counters.settle(windows, rid, amount, 0.0)
+                    with contextlib.suppress(*_REDIS_ERRORS):  # else its lease frees it
+                        await self.counters.settle(windows, rid, amount, 0.0)
                 return verdict
             self._res[rid] = Reservation(rid, amount, windows, created=now)
             while len(self._res) > 50_000:  # settled long ago or leaked: the TTL frees them
