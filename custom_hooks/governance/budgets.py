@@ -1,7 +1,7 @@
 """Budgets: check, reserve before the call, settle after it (the ``budget_guard`` hook).
 
 Per request, for every budget in ``gateway_identity["budgets"]`` with a ``max_budget``
-(key, team, user), in one atomic step:
+(key, team, user), in one atomic step of the window counters:
 
 1. if the window's spend (settled + reserved by calls in flight) has REACHED the budget,
    reject with ``budget_exceeded`` (HTTP 400: SDKs do not retry it), naming the budget,
@@ -12,7 +12,9 @@ Per request, for every budget in ``gateway_identity["budgets"]`` with a ``max_bu
 3. after the call, settle: drop the reservation and add the real cost (LiteLLM's
    ``response_cost``; 0 for cache hits). A failed call releases its reservation.
 
-So the overshoot past a budget with concurrent requests is bounded by the reservations in
+What the counters' numbers mean is decided by the pure :func:`.verdict.budget_verdict`
+(table-tested); :class:`BudgetService` returns its :class:`~.verdict.BudgetVerdict` and the
+hook raises. So the overshoot past a budget with concurrent requests is bounded by the reservations in
 flight (and by how far a call's real cost exceeds its estimate).
 
 Agent runs: the outer request to an agent is checked (a run does not start over budget)
@@ -23,6 +25,7 @@ Failure policy (``gateway.governance.failure_policy``): Redis unreachable during
 check → ``budget_counters``; the store unreachable when a window must be rebuilt from the
 ledger → ``budget_rebuild``. ``open`` lets the request through unreserved (logged,
 ``metadata.gateway.budget.degraded`` says why); ``closed`` answers 503.
+"Now" is :func:`custom_hooks.core.clock.now` (e2e tests move it).
 
 Recovery (:meth:`BudgetService.maintain_once`, a background loop about once a second):
 
@@ -44,8 +47,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -57,10 +60,12 @@ import sqlalchemy as sa
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
 
+from custom_hooks.core import clock as _clock
 from custom_hooks.core import lifecycle as _lifecycle
-from custom_hooks.core.errors import BudgetExceeded, GatewayError, ServiceUnavailable, to_proxy_exception
+from custom_hooks.core.errors import to_proxy_exception
 from custom_hooks.core.record import gateway_metadata, identity_of, request_metadata
 from custom_hooks.core.sections.governance import FailurePolicy, SpendSettings
+from custom_hooks.governance.verdict import BudgetVerdict, Check, WindowSpend, budget_headers, budget_verdict
 from custom_hooks.governance.windows import (
     InProcessCounters,
     RedisCounters,
@@ -74,6 +79,7 @@ from custom_hooks.store.redis_recovery import RedisRecovery, get_recovery, set_r
 __all__ = [
     "BudgetGuard",
     "BudgetService",
+    "BudgetVerdict",
     "Reservation",
     "SpendSinceFn",
     "get_budget_service",
@@ -112,50 +118,9 @@ class Reservation:
     rid: str
     amount: float
     windows: tuple[Window, ...]
-    totals: tuple[float, ...]
     held: bool = True
     charged: bool = False
     created: float = 0.0
-
-    def remaining(self) -> tuple[Window, float] | None:
-        """The binding window and what is left in it (after this reservation)."""
-        best: tuple[Window, float] | None = None
-        for w, total in zip(self.windows, self.totals, strict=False):
-            left = w.limit - total
-            if best is None or left < best[1]:
-                best = (w, left)
-        return best
-
-
-def _money(x: float) -> str:
-    return f"${x:.4f}" if abs(x) < 100 else f"${x:,.2f}"
-
-
-def budget_headers(limit: float, remaining: float, scope: str, reset_at: str | None) -> dict[str, str]:
-    """``x-gateway-budget-*`` response headers for the binding budget."""
-    headers = {
-        "x-gateway-budget-limit": f"{limit:.6f}",
-        "x-gateway-budget-remaining": f"{max(0.0, remaining):.6f}",
-        "x-gateway-budget-scope": scope,
-    }
-    if reset_at:
-        headers["x-gateway-budget-reset"] = reset_at
-    return headers
-
-
-def exceeded_message(window: Window, total: float, label: str | None) -> str:
-    who = {"key": "key", "team": "team", "user": "user"}.get(window.scope, window.scope)
-    name = label or window.scope_id
-    if window.reset_at is None:
-        when = "This budget does not reset; ask an admin to raise it."
-    else:
-        when = (
-            f"It resets at {window.reset_at.isoformat().replace('+00:00', 'Z')}; retry then or ask an admin."
-        )
-    return (
-        f"Budget exceeded for {who} '{name}': spent {_money(total)} (including calls in flight) "
-        f"of a {_money(window.limit)} budget. {when}"
-    )
 
 
 @dataclass
@@ -166,7 +131,7 @@ class BudgetService:
     spend_since: SpendSinceFn | None = None
     settings: SpendSettings = field(default_factory=SpendSettings)
     policy: FailurePolicy = field(default_factory=FailurePolicy)
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = _clock.now
     pending_spend: Callable[[str, str, datetime], float] | None = None
     consistent_read: ConsistentReadFn | None = None
     _res: OrderedDict[str, Reservation] = field(default_factory=OrderedDict)
@@ -179,7 +144,6 @@ class BudgetService:
     last_degraded_at: float | None = None
     last_reconciled_at: float = 0.0
     reconcile_corrections_total: int = 0
-    reconcile_added_usd: float = 0.0
     _task: asyncio.Task[None] | None = None
 
     def windows(self, budgets: Sequence[Mapping[str, Any]], now: float) -> tuple[Window, ...]:
@@ -194,10 +158,11 @@ class BudgetService:
 
     async def reserve(
         self, budgets: Sequence[Mapping[str, Any]], amount: float, labels: Mapping[str, str] | None = None
-    ) -> Reservation | str | None:
-        """Check and reserve; returns the reservation, a degradation reason, or None (no budget).
+    ) -> BudgetVerdict | None:
+        """Check and reserve: the verdict (an ``admit`` holds ``reservation_id``), or None (no budget).
 
-        Raises :class:`BudgetExceeded`, or :class:`ServiceUnavailable` under a closed policy.
+        Never raises for a budget reached or a check that could not run: that is the
+        verdict's ``reject`` / ``degraded``, which the hook applies.
         """
         now = self.clock()
         windows = self.windows(budgets, now)
@@ -210,26 +175,27 @@ class BudgetService:
             try:
                 outcome = await self.counters.reserve(windows, rid, amount, now, self._lease_s)
             except _REDIS_ERRORS as exc:
-                return self._degrade("budget_counters", "budget counters unavailable", exc)
+                return self._unavailable("budget_counters", "budget counters unavailable", exc, now)
             if outcome.missing:
-                failed = await self._seed(outcome.missing)
+                failed = await self._seed(outcome.missing, now)
                 if failed is not None:
                     return failed
                 continue
-            if outcome.blocked is not None:
-                w = outcome.blocked
-                raise BudgetExceeded(
-                    exceeded_message(w, outcome.blocked_total, (labels or {}).get(w.scope)),
-                    headers=budget_headers(
-                        w.limit, 0.0, w.scope, w.reset_at.isoformat() if w.reset_at else None
-                    ),
-                )
-            res = Reservation(rid, amount, windows, outcome.totals, created=now)
-            self._res[rid] = res
+            if outcome.blocked is not None:  # the counters stop at the first window reached
+                spends = [WindowSpend(outcome.blocked, outcome.blocked_total)]
+            else:
+                spends = [WindowSpend(w, t - amount) for w, t in zip(windows, outcome.totals, strict=True)]
+            verdict = budget_verdict(spends, amount, self.policy, now, labels=labels)
+            if verdict.action != "admit":
+                if outcome.allowed:  # float noise at the limit: do not keep a hold for a rejection
+                    with contextlib.suppress(*_REDIS_ERRORS):  # else its lease frees it
+                        await self.counters.settle(windows, rid, amount, 0.0)
+                return verdict
+            self._res[rid] = Reservation(rid, amount, windows, created=now)
             while len(self._res) > 50_000:  # settled long ago or leaked: the TTL frees them
                 self._res.popitem(last=False)
-            return res
-        return self._degrade("budget_counters", "budget counters could not be seeded", None)
+            return dataclasses.replace(verdict, reservation_id=rid)
+        return self._unavailable("budget_counters", "budget counters could not be seeded", None, now)
 
     @property
     def _lease_s(self) -> float:
@@ -259,35 +225,33 @@ class BudgetService:
             spent += self.pending_spend(w.scope, w.scope_id, w.start_dt)
         return spent
 
-    async def _seed(self, windows: Sequence[Window]) -> str | None:
+    async def _seed(self, windows: Sequence[Window], now: float) -> BudgetVerdict | None:
         for w in windows:
             try:
                 spent = await self.ledger_spend(w)
             except _STORE_ERRORS as exc:
-                return self._degrade("budget_rebuild", "the ledger store is unavailable", exc)
+                return self._unavailable("budget_rebuild", "the ledger store is unavailable", exc, now)
             try:
                 await self.counters.seed(w, spent, self.settings.reservation_ttl_s)
             except _REDIS_ERRORS as exc:
-                return self._degrade("budget_counters", "budget counters unavailable", exc)
+                return self._unavailable("budget_counters", "budget counters unavailable", exc, now)
         return None
 
-    def _degrade(self, check: str, what: str, exc: BaseException | None) -> str:
-        mode = getattr(self.policy, check)
+    def _unavailable(self, check: Check, what: str, exc: BaseException | None, now: float) -> BudgetVerdict:
+        """Count and log a check that could not run; the failure policy's verdict on it."""
+        verdict = budget_verdict((), 0.0, self.policy, now, unavailable=check)
         self.degraded_total += 1
-        self.last_degraded_at = self.clock()
+        self.last_degraded_at = now
         if check == "budget_counters":
             self.needs_reconcile = True  # spend may now be served without reaching the counters
         detail = f"{type(exc).__name__}: {exc}" if exc is not None else ""
-        if mode == "closed":
+        if verdict.action == "reject":
             log.warning("budget check failed closed (%s): %s %s", check, what, detail)
-            raise ServiceUnavailable(
-                f"Budget checks are unavailable right now ({what}); the request was not sent. Retry shortly."
-            )
-        if self.degraded_total == 1 or self.degraded_total % 100 == 0:
+        elif self.degraded_total == 1 or self.degraded_total % 100 == 0:
             log.warning(
                 "budget check failed open (%s, %d so far): %s %s", check, self.degraded_total, what, detail
             )
-        return f"{check}_unavailable"
+        return verdict
 
     async def charge(self, rid: str | None, actual: float) -> None:
         """Settle a successful call: drop its reservation, add its real cost (once)."""
@@ -364,7 +328,6 @@ class BudgetService:
             before = await self.counters.raise_to(w, spent, self._lease_s)
             if before is not None and spent > before + _DRIFT_USD:
                 corrected += 1
-                self.reconcile_added_usd += spent - before
                 log.info(
                     "budget counter %s raised from %.6f to the ledger's %.6f (spend served while the"
                     " counters were unreachable)",
@@ -447,7 +410,7 @@ def _model_is_agent(model: str | None) -> bool:
 def estimate_cost(
     data: Mapping[str, Any], call_type: str, gw: Mapping[str, Any], default_output_tokens: int
 ) -> float:
-    """The cost to reserve: the router's estimate, else ``_pricing``'s (0 when unknown)."""
+    """The cost to reserve: the router's estimate, else the catalog price (0 when unknown)."""
     routing = gw.get("routing") or {}
     if routing.get("estimated_cost") is not None:
         return float(routing["estimated_cost"])
@@ -517,29 +480,35 @@ class BudgetGuard(CustomLogger):
         agent = self._is_agent(data.get("model"))
         amount = 0.0 if agent else estimate_cost(data, call_type, gw, svc.settings.default_output_tokens)
         labels = {"key": ident.get("key_alias") or "", "team": ident.get("team_id") or "", "user": ""}
-        try:
-            res = await svc.reserve(budgets, amount, {k: v for k, v in labels.items() if v})
-        except GatewayError as err:
-            raise to_proxy_exception(err) from None
+        verdict = await svc.reserve(budgets, amount, {k: v for k, v in labels.items() if v})
+        if verdict is None:
+            return data
+        err = verdict.error()
+        if err is not None:
+            raise to_proxy_exception(err)
         scopes = [b["scope"] for b in budgets]
-        if isinstance(res, Reservation):
-            binding = res.remaining()
+        if verdict.action == "degraded":
             gw["budget"] = {
-                "reserved": res.amount,
-                "reservation_id": res.rid,
+                "reserved": 0.0,
+                "reservation_id": None,
                 "scopes": scopes,
-                "agent": agent,
+                "degraded": verdict.reason,
             }
-            if binding is not None:
-                w, left = binding
-                gw["budget"].update(
-                    limit=w.limit,
-                    remaining=max(0.0, left),
-                    binding_scope=w.scope,
-                    reset_at=w.reset_at.isoformat() if w.reset_at else None,
-                )
-        elif isinstance(res, str):
-            gw["budget"] = {"reserved": 0.0, "reservation_id": None, "scopes": scopes, "degraded": res}
+            return data
+        gw["budget"] = {
+            "reserved": verdict.reserve,
+            "reservation_id": verdict.reservation_id,
+            "scopes": scopes,
+            "agent": agent,
+        }
+        if verdict.window is not None:
+            reset = verdict.reset_at
+            gw["budget"].update(
+                limit=verdict.window.limit,
+                remaining=verdict.remaining,
+                binding_scope=verdict.window.scope,
+                reset_at=reset.isoformat() if reset else None,
+            )
         return data
 
     async def async_post_call_success_hook(

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from custom_hooks.auth.keys import parse_duration
 
 __all__ = [
+    "EPSILON",
     "InProcessCounters",
     "RedisCounters",
     "ReserveOutcome",
@@ -49,7 +50,7 @@ __all__ = [
 # Counters outlive their window by this much, so a late settlement still finds them.
 _GRACE_S = 3600.0
 # Sums of float costs drift (0.1 * 10 < 1.0): a budget within a nano-dollar is reached.
-_EPSILON = 1e-9
+EPSILON = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,7 @@ class InProcessCounters:
         totals = []
         for w in windows:
             total = self._spend[w.key] + self._reserved(w.key, now)
-            if total >= w.limit - _EPSILON:
+            if total >= w.limit - EPSILON:
                 return ReserveOutcome(False, blocked=w, blocked_total=total)
             totals.append(total + amount)
         for w in windows:

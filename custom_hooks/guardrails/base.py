@@ -1,12 +1,13 @@
 """What every guardrail shares: findings, text walking, masking, the placeholder vault,
-decision records and the block adapter.
+verdicts, decision records and the block adapter.
 
-Detectors (``_pii``, ``_secrets_scan``, ...) are pure ``text -> findings`` functions. The
-hooks walk every text slot of a request or response, per wire format, with
-:func:`request_slots` (``_guardrail_slots``) / :func:`response_slots`
-(``_response_slots``), rewrite slots with :func:`apply_spans`, record what they decided
-with :func:`record` (entity types and actions only, never the text) and reject with
-:func:`blocked`.
+Detectors (:mod:`.detectors`, one module per family) are pure ``text -> findings``
+functions. The hooks walk every text slot of a request or response, per wire format, with
+:func:`request_slots` (:mod:`.request_slots`) / :func:`response_slots`
+(:mod:`.response_slots`) and decide in a pure function returning a :class:`GuardrailVerdict`
+(allow / mask with its slot edits / block / flag); the hook hands it to :func:`enforce`,
+which records it (:func:`record`: entity types and actions only, never the text), writes
+the edits and raises :func:`blocked` for a block.
 
 Reversible masking keeps ``placeholder -> original`` in a process-local :data:`VAULT`
 keyed by a random id stored in the request metadata: the values never enter the request
@@ -23,7 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from custom_hooks.core.errors import GatewayProxyException, GuardrailBlocked, to_proxy_exception
 from custom_hooks.core.record import gateway_metadata, identity_of  # re-exported: one definition
@@ -31,15 +32,19 @@ from custom_hooks.guardrails.request_slots import TextSlot, request_slots  # re-
 from custom_hooks.guardrails.response_slots import response_slots  # re-exported
 
 __all__ = [
+    "ALLOW",
     "VAULT",
     "VAULT_KEY",
     "Finding",
+    "GuardrailVerdict",
     "Masker",
+    "SlotEdit",
     "Span",
     "TextSlot",
     "VaultStore",
     "apply_spans",
     "blocked",
+    "enforce",
     "gateway_metadata",
     "identity_of",
     "non_overlapping",
@@ -68,6 +73,59 @@ class Span:
     end: int
     replacement: str
     entity: str = ""
+
+
+Counts = Mapping[tuple[str | None, str], int]  # (entity, action) -> how many times
+GuardrailAction = Literal["allow", "mask", "block", "flag"]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotEdit:
+    """Write ``text`` into ``slot`` (a mask verdict's edit)."""
+
+    slot: TextSlot
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailVerdict:
+    """What a guardrail decided about one request; :func:`enforce` applies it.
+
+    ``counts`` is what gets recorded (empty: one ``allowed`` decision). A ``block`` names
+    the entity (the error's ``param``), what was found where (``what``) and what the
+    caller can do (``hint``); a ``mask`` carries the slot edits.
+
+    Example::
+
+        GuardrailVerdict("block", {("max_messages", "blocked"): 1}, "max_messages",
+                         "it has 60 messages and tier 'free' allows 50", "Trim the history.")
+    """
+
+    action: GuardrailAction
+    counts: Counts = field(default_factory=dict)
+    entity: str | None = None
+    what: str = ""
+    hint: str = ""
+    edits: tuple[SlotEdit, ...] = ()
+
+    def error(self, guardrail: str, call_type: str | None = None) -> GatewayProxyException | None:
+        """The rejection for a ``block`` (None for the others)."""
+        if self.action != "block":
+            return None
+        return blocked(guardrail, self.entity or "", self.what, self.hint, call_type)
+
+
+ALLOW = GuardrailVerdict("allow")
+
+
+def enforce(data: dict[str, Any], guardrail: str, verdict: GuardrailVerdict, call_type: str | None) -> None:
+    """Apply ``verdict`` to the request: record it, raise a block, write mask edits."""
+    record(data, guardrail, verdict.counts)
+    err = verdict.error(guardrail, call_type)
+    if err is not None:
+        raise err
+    for edit in verdict.edits:
+        edit.slot.set(edit.text)
 
 
 def non_overlapping(findings: Iterable[Finding]) -> list[Finding]:
@@ -176,8 +234,7 @@ VAULT = VaultStore()
 def record(
     data: dict[str, Any],
     guardrail: str,
-    counts: Mapping[tuple[str | None, str], int],
-    duration_ms: float,
+    counts: Counts,
     phase: str = "input",
 ) -> list[dict[str, Any]]:
     """Record decisions as data and as one structured log line, never with content.
@@ -192,7 +249,6 @@ def record(
             "action": action,
             "count": n,
             "phase": phase,
-            "duration_ms": round(duration_ms, 3),
         }
         for (entity, action), n in (counts.items() if counts else [((None, "allowed"), 0)])
     ]
@@ -210,10 +266,7 @@ def record(
                 {
                     "event": "guardrail_decision",
                     "call_id": data.get("litellm_call_id"),
-                    "decisions": [
-                        {k: e[k] for k in ("guardrail", "entity", "action", "count", "phase")}
-                        for e in entries
-                    ],
+                    "decisions": entries,
                 },
                 separators=(",", ":"),
             ),

@@ -16,13 +16,16 @@ config.yaml::
       guardrails:
         injection: {threshold: 0.8, action: block, roles: [user, tool]}
 
-LiteLLM executes this file directly: it holds no state.
+config.yaml names its one-line re-export ``custom_hooks.injection_guard.InjectionGuard``; the decision is
+:func:`injection_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -30,13 +33,49 @@ from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks.core.sections.guardrails import InjectionOptions, guardrails_config
-from custom_hooks.guardrails.base import blocked, record, request_slots
-from custom_hooks.guardrails.detectors.injection import score
+from custom_hooks.guardrails.base import GuardrailVerdict, enforce, request_slots
+from custom_hooks.guardrails.detectors.injection import InjectionScore, score
 from custom_hooks.guardrails.joined import groups
 
-__all__ = ["InjectionGuard"]
+__all__ = ["InjectionGuard", "Scored", "injection_verdict"]
 
 log = logging.getLogger("gateway.guardrails")
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One group of a checked role and its highest injection score."""
+
+    role: str
+    kind: str
+    result: InjectionScore
+
+
+def injection_verdict(scored: Iterable[Scored], options: InjectionOptions) -> GuardrailVerdict:
+    """Block the first group at or over the threshold (``action: block``), or flag every one.
+
+    ``scored`` may be lazy: nothing after a block is consumed.
+    """
+    flagged: Counter[tuple[str | None, str]] = Counter()
+    for s in scored:
+        if s.result.score < options.threshold:
+            continue
+        entity = "indirect_prompt_injection" if s.role == "tool" else "prompt_injection"
+        if options.action == "flag":
+            flagged[(entity, "flagged")] += 1
+            continue
+        where = {"tool_definition": "a tool definition"}.get(
+            s.kind, "a tool result" if s.role == "tool" else f"the {s.role} input"
+        )
+        return GuardrailVerdict(
+            "block",
+            {(entity, "blocked"): 1},
+            entity,
+            f"{where} looks like an attempt to override the system instructions"
+            f" (score {s.result.score:.2f}, rules: {', '.join(s.result.rules)})",
+            "Rephrase the request; if a tool returned this text, do not pass it to the model.",
+        )
+    return GuardrailVerdict("flag" if flagged else "allow", flagged)
 
 
 class InjectionGuard(CustomGuardrail):
@@ -53,14 +92,11 @@ class InjectionGuard(CustomGuardrail):
     def options(self) -> InjectionOptions:
         return self._options or guardrails_config().injection
 
-    def check(self, data: dict[str, Any], call_type: str | None = None) -> None:
-        t0 = time.perf_counter()
-        name = self.guardrail_name or "injection_guard"
-        opts = self.options
-        roles = set(opts.roles)
+    def scored(self, data: dict[str, Any], call_type: str | None = None) -> Iterator[Scored]:
+        """Each group of a checked role, scored space-joined and (several slots) glued."""
+        roles = set(self.options.roles)
         if "function" in roles:  # legacy name of the tool role
             roles.add("tool")
-        flagged: dict[tuple[str | None, str], int] = {}
         for group in groups(request_slots(data, call_type)):
             if group.role not in roles:
                 continue
@@ -68,24 +104,11 @@ class InjectionGuard(CustomGuardrail):
                 (score(group.joined(sep)[0]) for sep in ((" ", "") if len(group.slots) > 1 else (" ",))),
                 key=lambda r: r.score,
             )
-            if result.score < opts.threshold:
-                continue
-            entity = "indirect_prompt_injection" if group.role == "tool" else "prompt_injection"
-            if opts.action == "block":
-                record(data, name, {(entity, "blocked"): 1}, (time.perf_counter() - t0) * 1000)
-                where = {"tool_definition": "a tool definition"}.get(
-                    group.kind, "a tool result" if group.role == "tool" else f"the {group.role} input"
-                )
-                raise blocked(
-                    name,
-                    entity,
-                    f"{where} looks like an attempt to override the system instructions"
-                    f" (score {result.score:.2f}, rules: {', '.join(result.rules)})",
-                    "Rephrase the request; if a tool returned this text, do not pass it to the model.",
-                    call_type,
-                )
-            flagged[(entity, "flagged")] = flagged.get((entity, "flagged"), 0) + 1
-        record(data, name, flagged, (time.perf_counter() - t0) * 1000)
+            yield Scored(group.role, group.kind, result)
+
+    def check(self, data: dict[str, Any], call_type: str | None = None) -> None:
+        verdict = injection_verdict(self.scored(data, call_type), self.options)
+        enforce(data, self.guardrail_name or "injection_guard", verdict, call_type)
 
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str

@@ -1,25 +1,34 @@
 """The masking loops the PII and secrets guards share.
 
 Each guard keeps its detector, its replacements and its messages; these helpers walk the
-text slots, block or mask, count what they did (for :func:`_guardrail_core.record`) and
-write the slots back. Counts map ``(entity, action)`` to how many times.
+text slots and decide (:func:`mask_verdict`: block, or mask with the slot edits, and the
+counts :func:`.base.record` records) or rewrite an answer and count what they did.
+Counts map ``(entity, action)`` to how many times.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from custom_hooks.guardrails.base import Finding, Span, apply_spans, blocked, record
+from custom_hooks.guardrails.base import Finding, GuardrailVerdict, SlotEdit, Span, apply_spans
 from custom_hooks.guardrails.joined import Group, Piece, groups, pieces
 from custom_hooks.guardrails.request_slots import request_slots
 from custom_hooks.guardrails.response_slots import response_slots
 from custom_hooks.guardrails.stream_masker import Scanner, StreamMasker, mask_chunks
 from custom_hooks.guardrails.stream_surfaces import event_type, mask_anthropic_sse, mask_responses_events
 
-__all__ = ["Counts", "count_spans", "group_findings", "mask_request", "mask_response", "mask_stream", "where"]
+__all__ = [
+    "Counts",
+    "count_spans",
+    "group_findings",
+    "mask_request",
+    "mask_response",
+    "mask_stream",
+    "mask_verdict",
+    "where",
+]
 
 Counts = Counter[tuple[str | None, str]]
 
@@ -69,37 +78,32 @@ def group_findings(group: Group, detect: Callable[[str], list[Finding]]) -> list
     return out
 
 
-def mask_request(
-    data: dict[str, Any],
-    guardrail: str,
-    t0: float,
+def mask_verdict(
+    found: Iterable[tuple[Group, list[Located]]],
     *,
-    detect: Callable[[str], list[Finding]],
     action_for: Callable[[str], object],
     replace: Callable[[Finding, str], str],
     what: str,
     hint: str,
-    call_type: str | None = None,
-) -> Counts:
-    """Scan every request slot (for LiteLLM's ``call_type``) with ``detect``, adjacent
-    slots of one role together (:mod:`_guardrail_joined`); a finding whose action is
-    ``block`` records the decisions so far and raises :func:`blocked` ("``what`` (<role>
-    message). ``hint``"); the others become ``replace(finding, joined_text)``, written into
-    the first slot the finding touches and cut from the others (a slot left blank gets the
-    replacement too: some providers reject empty parts). Returns the counts (not recorded)."""
+) -> GuardrailVerdict:
+    """Block or mask the findings of each group, in request order (pure given ``replace``).
+
+    The first finding whose action is ``block`` blocks ("``what`` (<role> message).
+    ``hint``", counting the masks decided before it). The others become ``replace(finding,
+    joined_text)``, written into the first slot the finding touches and cut from the others
+    (a slot left blank gets the replacement too: some providers reject empty parts).
+    ``found`` may be lazy: nothing after a block is consumed.
+    """
     counts: Counts = Counter()
-    for group in groups(request_slots(data, call_type)):
-        found = group_findings(group, detect)
-        if not found:
-            continue
+    edits: list[SlotEdit] = []
+    for group, located in found:
         per_slot: dict[int, list[Span]] = {}
         fallback: dict[int, str] = {}
-        for f, text, ps in found:
+        for f, text, ps in located:
             if action_for(f.entity) == "block":
                 counts[(f.entity, "blocked")] += 1
-                record(data, guardrail, counts, (time.perf_counter() - t0) * 1000)
-                raise blocked(
-                    guardrail, f.entity, f"{what} ({where(group.role, group.kind)})", hint, call_type
+                return GuardrailVerdict(
+                    "block", counts, f.entity, f"{what} ({where(group.role, group.kind)})", hint
                 )
             rep = replace(f, text)
             counts[(f.entity, "masked")] += 1
@@ -113,8 +117,24 @@ def mask_request(
             new = apply_spans(slot.text, spans)
             if i in fallback and not new.strip():
                 new = fallback[i]
-            slot.set(new)
-    return counts
+            edits.append(SlotEdit(slot, new))
+    return GuardrailVerdict("mask" if counts else "allow", counts, edits=tuple(edits))
+
+
+def mask_request(
+    data: dict[str, Any],
+    *,
+    detect: Callable[[str], list[Finding]],
+    action_for: Callable[[str], object],
+    replace: Callable[[Finding, str], str],
+    what: str,
+    hint: str,
+    call_type: str | None = None,
+) -> GuardrailVerdict:
+    """:func:`mask_verdict` over every request slot (for LiteLLM's ``call_type``), adjacent
+    slots of one role scanned together (:mod:`.joined`), detecting lazily."""
+    found = ((g, group_findings(g, detect)) for g in groups(request_slots(data, call_type)))
+    return mask_verdict(found, action_for=action_for, replace=replace, what=what, hint=hint)
 
 
 def mask_response(response: Any, content: Scanner, arguments: Scanner, counts: Counts) -> None:

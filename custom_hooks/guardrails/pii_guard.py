@@ -13,14 +13,14 @@ config.yaml::
       guardrails:
         pii: {entities: {email: mask, credit_card: block, ip_address: allow}, reversible: true}
 
-LiteLLM executes this file directly: it holds no state. Placeholders live in
-``_guardrail_core.VAULT`` under a random id kept in the request metadata.
+config.yaml names its one-line re-export ``custom_hooks.pii_guard.PiiGuard``; the decision is
+:func:`.masking.mask_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
+Placeholders live in :data:`.base.VAULT` under a random id kept in the request metadata.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
@@ -37,6 +37,7 @@ from custom_hooks.guardrails.base import (
     Finding,
     Masker,
     Span,
+    enforce,
     record,
 )
 from custom_hooks.guardrails.detectors.pii import LABELS, PiiDetector
@@ -85,7 +86,6 @@ class PiiGuard(CustomGuardrail):
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
-        t0 = time.perf_counter()
         name = self.guardrail_name or "pii_guard"
         request_metadata(data).pop(VAULT_KEY, None)  # only this hook may set it
         detector = self._detector(output=False)
@@ -93,17 +93,15 @@ class PiiGuard(CustomGuardrail):
         if detector is None or data.get("model") in in_process:
             # An agent runs inside the gateway: masking its input would hand placeholders
             # to its tools (an email tool would mail "[EMAIL_1]"); its LLM calls are masked.
-            record(data, name, {}, (time.perf_counter() - t0) * 1000)
+            record(data, name, {})
             return data
         masker = Masker()
 
         def placeholder(f: Finding, text: str) -> str:
             return masker.placeholder(LABELS[f.entity], text[f.start : f.end])
 
-        counts = mask_request(
+        verdict = mask_request(
             data,
-            name,
-            t0,
             detect=detector.scan,
             action_for=self.options.entities.get,  # type: ignore[arg-type]
             replace=placeholder,
@@ -111,12 +109,12 @@ class PiiGuard(CustomGuardrail):
             hint="Remove it from the prompt and retry.",
             call_type=call_type,
         )
+        enforce(data, name, verdict, call_type)
         if masker.vault and self.options.reversible:
             request_metadata(data)[VAULT_KEY] = VAULT.put(masker.vault, data.get("litellm_call_id"))
-        record(data, name, counts, (time.perf_counter() - t0) * 1000)
         return data
 
-    def _output_scanners(self, data: dict[str, Any], timer: list[float]) -> tuple[Any, Any] | None:
+    def _output_scanners(self, data: dict[str, Any]) -> tuple[Any, Any] | None:
         """(content scanner, tool-arguments scanner), or None when there is nothing to do.
 
         Both restore this request's placeholders; only content is also scanned for PII the
@@ -140,7 +138,6 @@ class PiiGuard(CustomGuardrail):
 
         def make(detect: PiiDetector | None) -> Callable[[str], list[Span]]:
             def scan(text: str) -> list[Span]:
-                t0 = time.perf_counter()
                 spans: list[Span] = []
                 if vault:
                     for m in _PLACEHOLDER.finditer(text):
@@ -153,7 +150,6 @@ class PiiGuard(CustomGuardrail):
                     if len(spans) > 1:
                         spans.sort(key=lambda s: s.start)
                         spans = _without_overlaps(spans)
-                timer[0] += time.perf_counter() - t0
                 return spans
 
             return scan
@@ -164,20 +160,18 @@ class PiiGuard(CustomGuardrail):
         self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, response: Any
     ) -> Any:
         counts: Counts = Counter()
-        timer = [0.0]
-        scanners = self._output_scanners(data, timer)
+        scanners = self._output_scanners(data)
         if scanners is not None:
             mask_response(response, *scanners, counts)
         VAULT.drop(request_metadata(data).get(VAULT_KEY))
-        record(data, self.guardrail_name or "pii_guard", counts, timer[0] * 1000, "output")
+        record(data, self.guardrail_name or "pii_guard", counts, "output")
         return response
 
     async def async_post_call_streaming_iterator_hook(
         self, user_api_key_dict: UserAPIKeyAuth, response: AsyncIterator[Any], request_data: dict[str, Any]
     ) -> AsyncGenerator[Any, None]:
         counts: Counts = Counter()
-        timer = [0.0]
-        scanners = self._output_scanners(request_data, timer)
+        scanners = self._output_scanners(request_data)
         if scanners is None:
             async for chunk in response:
                 yield chunk
@@ -186,7 +180,7 @@ class PiiGuard(CustomGuardrail):
         async for chunk in mask_stream(response, *scanners, holdback, counts):
             yield chunk
         VAULT.drop(request_metadata(request_data).get(VAULT_KEY))
-        record(request_data, self.guardrail_name or "pii_guard", counts, timer[0] * 1000, "output")
+        record(request_data, self.guardrail_name or "pii_guard", counts, "output")
 
 
 def _without_overlaps(spans: list[Span]) -> list[Span]:

@@ -18,12 +18,12 @@ The tier comes from the caller's ``gateway_identity.tier``. Tokens are counted w
 LiteLLM's counter and the tokenizer the cost router uses for the model (never one that
 downloads), but only when the UTF-8 size of the text
 could exceed the limit (a token is at least one byte), so small requests cost nothing.
-LiteLLM executes this file directly: it holds no state.
+config.yaml names its one-line re-export ``custom_hooks.request_limits.RequestLimits``; the decision is
+:func:`limits_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import litellm
@@ -33,11 +33,43 @@ from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks.core.pricing import counting_tokenizer, process_catalog
 from custom_hooks.core.record import identity_of
-from custom_hooks.core.sections.guardrails import LimitsOptions, guardrails_config
-from custom_hooks.guardrails.base import blocked, record, request_slots
+from custom_hooks.core.sections.guardrails import LimitsOptions, TierLimit, guardrails_config
+from custom_hooks.guardrails.base import ALLOW, GuardrailVerdict, enforce, request_slots
 from custom_hooks.guardrails.request_slots import TextSlot, chat_slots
 
-__all__ = ["RequestLimits"]
+__all__ = ["RequestLimits", "limits_verdict"]
+
+
+def limits_verdict(
+    limit: TierLimit, tier: str | None, messages: int, input_tokens: int | None
+) -> GuardrailVerdict:
+    """Block a request over its tier's message or input-token limit, messages first.
+
+    ``input_tokens`` None: not counted (the text's UTF-8 size is within the limit, and a
+    token is at least one byte).
+    """
+    tier_text = f"tier '{tier}'" if tier else "the default tier"
+    if limit.max_messages is not None and messages > limit.max_messages:
+        return GuardrailVerdict(
+            "block",
+            {("max_messages", "blocked"): 1},
+            "max_messages",
+            f"it has {messages} messages and {tier_text} allows {limit.max_messages}",
+            "Trim or summarise the conversation history and retry.",
+        )
+    if (
+        limit.max_input_tokens is not None
+        and input_tokens is not None
+        and input_tokens > limit.max_input_tokens
+    ):
+        return GuardrailVerdict(
+            "block",
+            {("max_input_tokens", "blocked"): 1},
+            "max_input_tokens",
+            f"it has about {input_tokens} input tokens and {tier_text} allows {limit.max_input_tokens}",
+            "Shorten the prompt or split the work into several requests.",
+        )
+    return ALLOW
 
 
 def _tokenizer(model: str) -> str:
@@ -85,39 +117,19 @@ class RequestLimits(CustomGuardrail):
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        name = self.guardrail_name or "request_limits"
         tier = identity_of(user_api_key_dict).get("tier")
         limit = self.options.for_tier(tier)
-        tier_text = f"tier '{tier}'" if tier else "the default tier"
         messages = data.get("messages")
         if not isinstance(messages, list):  # a Responses item list counts as messages too
             messages = data.get("input") if call_type in ("aresponses", "responses") else None
         n = len(messages) if isinstance(messages, list) else 0
-        if limit.max_messages is not None and n > limit.max_messages:
-            record(data, name, {("max_messages", "blocked"): 1}, (time.perf_counter() - t0) * 1000)
-            raise blocked(
-                name,
-                "max_messages",
-                f"it has {n} messages and {tier_text} allows {limit.max_messages}",
-                "Trim or summarise the conversation history and retry.",
-                call_type,
-            )
-        if limit.max_input_tokens is not None:
+        tokens: int | None = None
+        if limit.max_input_tokens is not None and (limit.max_messages is None or n <= limit.max_messages):
             slots = list(request_slots(data, call_type))
             size = sum(len(s.text.encode()) for s in slots)
-            if size > limit.max_input_tokens:
+            if size > limit.max_input_tokens:  # only then can the tokens exceed it: count them
                 tokens = _input_tokens(data, slots, size, call_type)
-                if tokens > limit.max_input_tokens:
-                    record(
-                        data, name, {("max_input_tokens", "blocked"): 1}, (time.perf_counter() - t0) * 1000
-                    )
-                    raise blocked(
-                        name,
-                        "max_input_tokens",
-                        f"it has about {tokens} input tokens and {tier_text} allows {limit.max_input_tokens}",
-                        "Shorten the prompt or split the work into several requests.",
-                        call_type,
-                    )
-        record(data, name, {}, (time.perf_counter() - t0) * 1000)
+        enforce(
+            data, self.guardrail_name or "request_limits", limits_verdict(limit, tier, n, tokens), call_type
+        )
         return data

@@ -14,12 +14,13 @@ config.yaml::
 
 Masked secrets become ``[REDACTED_<KIND>]`` and are never restored. In a streamed
 answer the text is held back ``stream_holdback_chars`` so a key split across chunks is
-still caught. LiteLLM executes this file directly: it holds no state.
+still caught.
+config.yaml names its one-line re-export ``custom_hooks.secrets_guard.SecretsGuard``; the decision is
+:func:`.masking.mask_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
@@ -29,7 +30,7 @@ from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks.core.sections.guardrails import SecretsOptions, guardrails_config
-from custom_hooks.guardrails.base import Finding, Span, record
+from custom_hooks.guardrails.base import Finding, Span, enforce, record
 from custom_hooks.guardrails.detectors.secrets import ALL_SECRETS, SecretDetector
 from custom_hooks.guardrails.masking import Counts, mask_request, mask_response, mask_stream
 
@@ -73,12 +74,8 @@ class SecretsGuard(CustomGuardrail):
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        name = self.guardrail_name or "secrets_guard"
-        counts = mask_request(
+        verdict = mask_request(
             data,
-            name,
-            t0,
             detect=self.detector().scan,
             action_for=self.options.action_for,
             replace=_replace,
@@ -86,19 +83,14 @@ class SecretsGuard(CustomGuardrail):
             hint="Remove it from the prompt, rotate it if it was real, and retry.",
             call_type=call_type,
         )
-        record(data, name, counts, (time.perf_counter() - t0) * 1000)
+        enforce(data, self.guardrail_name or "secrets_guard", verdict, call_type)
         return data
 
-    def _output_scan(self, timer: list[float]) -> Callable[[str], list[Span]]:
+    def _output_scan(self) -> Callable[[str], list[Span]]:
         detector = self.detector()
 
         def scan(text: str) -> list[Span]:
-            t0 = time.perf_counter()
-            spans = []
-            for f in detector.scan(text):
-                spans.append(Span(f.start, f.end, _mask(f.entity), f.entity))
-            timer[0] += time.perf_counter() - t0
-            return spans
+            return [Span(f.start, f.end, _mask(f.entity), f.entity) for f in detector.scan(text)]
 
         return scan
 
@@ -108,10 +100,9 @@ class SecretsGuard(CustomGuardrail):
         if not self.options.mask_output:
             return response
         counts: Counts = Counter()
-        timer = [0.0]
-        scan = self._output_scan(timer)
+        scan = self._output_scan()
         mask_response(response, scan, scan, counts)
-        record(data, self.guardrail_name or "secrets_guard", counts, timer[0] * 1000, "output")
+        record(data, self.guardrail_name or "secrets_guard", counts, "output")
         return response
 
     async def async_post_call_streaming_iterator_hook(
@@ -122,9 +113,8 @@ class SecretsGuard(CustomGuardrail):
                 yield chunk
             return
         counts: Counts = Counter()
-        timer = [0.0]
-        scan = self._output_scan(timer)
+        scan = self._output_scan()
         holdback = self._holdback or guardrails_config().stream_holdback_chars
         async for chunk in mask_stream(response, scan, scan, holdback, counts):
             yield chunk
-        record(request_data, self.guardrail_name or "secrets_guard", counts, timer[0] * 1000, "output")
+        record(request_data, self.guardrail_name or "secrets_guard", counts, "output")

@@ -12,13 +12,13 @@ config.yaml::
           team_topics: {team-support: {legal_advice: ["lawsuit", "sue us"]}}
 
 The team comes from the caller's ``gateway_identity.team_id``. Matching is whole-word,
-case-insensitive and Unicode-aware (``_topics``). LiteLLM executes this file directly:
-it holds no state.
+case-insensitive and Unicode-aware (:mod:`.detectors.topics`).
+config.yaml names its one-line re-export ``custom_hooks.topic_guard.TopicGuard``; the decision is
+:func:`topic_verdict` (pure, table-tested), the hook applies it with :func:`.base.enforce`.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -27,11 +27,24 @@ from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks.core.record import identity_of
 from custom_hooks.core.sections.guardrails import TopicOptions, guardrails_config
-from custom_hooks.guardrails.base import blocked, record, request_slots
+from custom_hooks.guardrails.base import ALLOW, GuardrailVerdict, enforce, request_slots
 from custom_hooks.guardrails.detectors.topics import TopicMatcher
 from custom_hooks.guardrails.joined import groups
 
-__all__ = ["TopicGuard"]
+__all__ = ["TopicGuard", "topic_verdict"]
+
+
+def topic_verdict(topic: str | None) -> GuardrailVerdict:
+    """Block the first blocked topic the request touches (None: allow)."""
+    if topic is None:
+        return ALLOW
+    return GuardrailVerdict(
+        "block",
+        {(f"topic:{topic}", "blocked"): 1},
+        f"topic:{topic}",
+        f"it touches the topic '{topic}', which is not allowed for your team",
+        "Rephrase the request without it, or ask your gateway administrator.",
+    )
 
 
 class TopicGuard(CustomGuardrail):
@@ -61,32 +74,31 @@ class TopicGuard(CustomGuardrail):
             found = self._matchers[key] = TopicMatcher(merged)
         return found
 
-    def check(
+    def first_topic(
         self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, call_type: str | None = None
-    ) -> None:
-        t0 = time.perf_counter()
-        name = self.guardrail_name or "topic_guard"
+    ) -> str | None:
+        """The first blocked topic in the roles checked (each group space-joined, then glued)."""
         ident = identity_of(user_api_key_dict)
         # without a gateway identity (e.g. the master key), LiteLLM's own team id
         matcher = self.matcher(ident.get("team_id") if ident else user_api_key_dict.team_id)
+        if not matcher:
+            return None
         roles = set(self.options.roles)
-        if matcher:
-            for group in groups(request_slots(data, call_type)):
-                if group.role not in roles:
-                    continue
-                topic = matcher.first(group.joined(" ")[0])
-                if topic is None and len(group.slots) > 1:
-                    topic = matcher.first(group.joined("")[0])
-                if topic is not None:
-                    record(data, name, {(f"topic:{topic}", "blocked"): 1}, (time.perf_counter() - t0) * 1000)
-                    raise blocked(
-                        name,
-                        f"topic:{topic}",
-                        f"it touches the topic '{topic}', which is not allowed for your team",
-                        "Rephrase the request without it, or ask your gateway administrator.",
-                        call_type,
-                    )
-        record(data, name, {}, (time.perf_counter() - t0) * 1000)
+        for group in groups(request_slots(data, call_type)):
+            if group.role not in roles:
+                continue
+            topic = matcher.first(group.joined(" ")[0])
+            if topic is None and len(group.slots) > 1:
+                topic = matcher.first(group.joined("")[0])
+            if topic is not None:
+                return topic
+        return None
+
+    def check(
+        self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, call_type: str | None = None
+    ) -> None:
+        verdict = topic_verdict(self.first_topic(data, user_api_key_dict, call_type))
+        enforce(data, self.guardrail_name or "topic_guard", verdict, call_type)
 
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str

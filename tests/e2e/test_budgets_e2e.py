@@ -16,6 +16,7 @@ import openai
 import pytest
 
 from tests.e2e.spend_helpers import ask, cost, create_key, ledger_rows, sqlite_url
+from tests.harness.clock import GatewayClock
 from tests.harness.fake_upstream import FakeUpstream, delay, error, stream, text
 from tests.harness.gateway import GatewayProcess
 
@@ -30,8 +31,13 @@ CALL = cost(1000, 1000)  # 0.018 per scripted call
 
 
 @pytest.fixture(scope="module")
-def gw(gateway_factory: Any) -> Iterator[GatewayProcess]:
-    yield gateway_factory(config_overrides=OVERRIDES, name="budgets")
+def clock(tmp_path_factory: pytest.TempPathFactory) -> GatewayClock:
+    return GatewayClock(tmp_path_factory.mktemp("budgets-clock") / "offset")
+
+
+@pytest.fixture(scope="module")
+def gw(gateway_factory: Any, clock: GatewayClock) -> Iterator[GatewayProcess]:
+    yield gateway_factory(config_overrides=OVERRIDES, env=clock.env, name="budgets")
 
 
 def script_calls(upstream: FakeUpstream, n: int, prompt: int = 1000, completion: int = 1000) -> None:
@@ -113,19 +119,26 @@ def test_ledger_matches_upstream_usage(gw: GatewayProcess, fake_upstream: FakeUp
         assert r["requested_model"] == SONNET and r["latency_ms"] is not None
 
 
-def test_budget_resets_after_its_duration(gw: GatewayProcess, fake_upstream: FakeUpstream) -> None:
-    key = create_key(gw, max_budget=0.02, budget_duration="10s")
+def test_budget_resets_after_its_duration(
+    gw: GatewayProcess, fake_upstream: FakeUpstream, clock: GatewayClock
+) -> None:
+    key = create_key(gw, max_budget=0.02, budget_duration="1h")
     client = gw.client(api_key=key["key"])
     script_calls(fake_upstream, 3)
-    # Start right after a window boundary so both calls land in one 10 s window.
-    time.sleep(10 - time.time() % 10 + 0.05)
-    client.chat.completions.create(model=SONNET, messages=ask(1))
-    client.chat.completions.create(model=SONNET, messages=ask(2))  # 0.018 < 0.02: allowed
-    with pytest.raises(openai.BadRequestError) as exc_info:
-        client.chat.completions.create(model=SONNET, messages=ask(3))
-    assert exc_info.value.code == "budget_exceeded"
-    time.sleep(10 - time.time() % 10 + 0.05)  # the next window
-    client.chat.completions.create(model=SONNET, messages=ask(4))
+    sent = len(fake_upstream.requests_for(SONNET))
+    try:
+        clock.set(clock.to_boundary(3600) + 1)  # the gateway's hour has just begun: one window
+        client.chat.completions.create(model=SONNET, messages=ask(1))
+        client.chat.completions.create(model=SONNET, messages=ask(2))  # 0.018 < 0.02: allowed
+        with pytest.raises(openai.BadRequestError) as exc_info:
+            client.chat.completions.create(model=SONNET, messages=ask(3))
+        assert exc_info.value.code == "budget_exceeded"
+        assert "(in 59 min)" in str(exc_info.value.message)  # the reset time is the test clock's
+        clock.advance(3600)  # the next window
+        client.chat.completions.create(model=SONNET, messages=ask(4))
+    finally:
+        clock.set(0.0)  # the module's other tests run on the wall clock
+    assert len(fake_upstream.requests_for(SONNET)) == sent + 3  # the rejected call never left
 
 
 def test_restart_keeps_the_window_spend(gw: GatewayProcess, fake_upstream: FakeUpstream) -> None:

@@ -11,7 +11,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from custom_hooks.core.sections.governance import SpendSettings
-from custom_hooks.governance.budgets import BudgetService, Reservation
+from custom_hooks.governance.budgets import BudgetService, BudgetVerdict
 from custom_hooks.governance.windows import (
     InProcessCounters,
     RedisCounters,
@@ -76,6 +76,10 @@ def _w(scope_id: str = "kh") -> Window:
     return window_for("key", scope_id, 10.0, "1d", T0)
 
 
+def _admitted(verdict: BudgetVerdict | None) -> bool:
+    return verdict is not None and verdict.action == "admit" and verdict.reservation_id is not None
+
+
 def _service(counters: Any, ledger: Ledger, clock: Clock, **spend: Any) -> BudgetService:
     return BudgetService(
         counters,
@@ -114,11 +118,14 @@ async def test_a_settlement_lost_while_redis_was_away_is_counted_on_its_return(
     budgets = [{**BUDGET[0], "id": uuid.uuid4().hex}]
     w = window_for("key", budgets[0]["id"], 10.0, "1d", T0)
     res = await svc.reserve(budgets, 0.5)
-    assert isinstance(res, Reservation)
+    assert res is not None and res.action == "admit" and res.reservation_id
     flaky.down = True
-    await svc.charge(res.rid, 0.2)  # Redis away: the settlement is lost...
+    await svc.charge(res.reservation_id, 0.2)  # Redis away: the settlement is lost...
     served = await svc.reserve(budgets, 0.5)  # ...and, failing open, this call is served unreserved
-    assert served == "budget_counters_unavailable"
+    assert served is not None and (served.action, served.reason) == (
+        "degraded",
+        "budget_counters_unavailable",
+    )
     ledger.spent[("key", budgets[0]["id"])] = 0.2 + 0.3  # the ledger has both calls
     assert svc.needs_reconcile
     assert "not yet reconciled" in " ".join(svc.problems())
@@ -138,8 +145,8 @@ async def test_reconciliation_never_lowers_a_counter_ahead_of_the_ledger(counter
     budgets = [{**BUDGET[0], "id": uuid.uuid4().hex}]
     w = window_for("key", budgets[0]["id"], 10.0, "1d", T0)
     res = await svc.reserve(budgets, 0.5)
-    assert isinstance(res, Reservation)
-    await svc.charge(res.rid, 0.7)  # settled here; its ledger row is still buffered elsewhere
+    assert res is not None and res.action == "admit" and res.reservation_id
+    await svc.charge(res.reservation_id, 0.7)  # settled here; its ledger row is still buffered elsewhere
     assert await svc.reconcile() == 0
     assert (await counters.totals([w], T0))[0] == pytest.approx(0.7)
 
@@ -149,8 +156,8 @@ async def test_only_the_live_instance_keeps_its_reservations(counters: WindowCou
     live, dead = _service(counters, ledger, clock), _service(counters, ledger, clock)
     budgets = [{**BUDGET[0], "id": uuid.uuid4().hex}]
     w = window_for("key", budgets[0]["id"], 10.0, "1d", T0)
-    assert isinstance(await live.reserve(budgets, 1.0), Reservation)
-    assert isinstance(await dead.reserve(budgets, 2.0), Reservation)  # its process dies now
+    assert _admitted(await live.reserve(budgets, 1.0))
+    assert _admitted(await dead.reserve(budgets, 2.0))  # its process dies now
     for step in range(1, 6):
         clock.now = T0 + step
         await live.maintain_once()
@@ -162,7 +169,7 @@ async def test_a_reservation_is_not_renewed_past_its_ttl(counters: WindowCounter
     svc = _service(counters, ledger, clock, reservation_ttl_s=4.0)
     budgets = [{**BUDGET[0], "id": uuid.uuid4().hex}]
     w = window_for("key", budgets[0]["id"], 10.0, "1d", T0)
-    assert isinstance(await svc.reserve(budgets, 1.0), Reservation)
+    assert _admitted(await svc.reserve(budgets, 1.0))
     for step in range(1, 10):
         clock.now = T0 + step
         await svc.maintain_once()

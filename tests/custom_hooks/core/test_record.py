@@ -11,7 +11,7 @@ from custom_hooks.guardrails.base import record
 def test_litellm_metadata_is_used_when_it_is_the_only_metadata() -> None:
     data: dict = {"litellm_metadata": {"x": 1}}
     gateway_metadata(data)["routing"] = {"reason": "r"}
-    record(data, "pii_guard", {}, 0.1)  # a guardrail decision lands in the same dict
+    record(data, "pii_guard", {})  # a guardrail decision lands in the same dict
     assert "metadata" not in data
     gw = data["litellm_metadata"]["gateway"]
     assert gw["routing"] == {"reason": "r"} and gw["guardrails"][0]["action"] == "allowed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -302,9 +303,28 @@ async def test_pre_call_stamps_request_id(hook: Metrics) -> None:
     assert out["metadata"]["gateway"]["request_id"] == "req-9"
 
 
-async def test_broken_payload_never_raises(hook: Metrics) -> None:
-    await hook.async_log_success_event({"standard_logging_object": "garbage"}, None, None, None)
-    await hook.async_log_success_event(None, None, None, None)
+def _spend_samples(registry: CollectorRegistry) -> list[Any]:
+    return [s for metric in registry.collect() for s in metric.samples if s.name == "gateway_spend_usd_total"]
+
+
+async def test_a_malformed_payload_is_logged_not_raised_and_the_next_one_still_counts(
+    hook: Metrics, registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    await hook.async_log_success_event(None, None, None, None)  # not a payload: ignored quietly
+    bad = logging_kwargs("req-bad", cost=-1.0)  # a counter cannot go down: prometheus raises
+    with caplog.at_level(logging.ERROR, logger="gateway.metrics"):
+        await hook.async_log_success_event(bad, None, None, None)
+    [rec] = [r for r in caplog.records if r.name == "gateway.metrics"]
+    assert rec.levelno == logging.ERROR and rec.getMessage() == "recording metrics failed"
+    assert rec.exc_info is not None and rec.exc_info[0] is ValueError
+    assert [s.value for s in _spend_samples(registry)] in ([], [0.0])  # nothing was charged for it
+
+    routing = {"requested_model": "gpt-4o", "served_model": "gpt-4o-mini", "reason": "budget_low"}
+    good = logging_kwargs("req-good", cost=0.25, gateway={"routing": routing})
+    await hook.async_log_success_event(good, None, None, None)
+    [spend] = _spend_samples(registry)
+    assert spend.labels == {"team": "search", "model": "gpt-4o-mini"} and spend.value == pytest.approx(0.25)
+    assert value(registry, "gateway_routing_decisions_total", **routing) == 1
 
 
 def test_labels_hold_no_key_user_or_prompt(metrics: GatewayMetrics, registry: CollectorRegistry) -> None:

@@ -15,7 +15,7 @@ from custom_hooks.core.config import resolve_dotted
 from custom_hooks.core.errors import GatewayProxyException
 from custom_hooks.core.pricing import ModelCatalog
 from custom_hooks.core.sections.routing import RoutingConfig
-from custom_hooks.governance.budgets import BudgetService, Reservation, get_budget_service, set_budget_service
+from custom_hooks.governance.budgets import BudgetService, get_budget_service, set_budget_service
 from custom_hooks.governance.windows import InProcessCounters
 from custom_hooks.routing.cost_router import (
     HEADER_NAMES,
@@ -302,8 +302,8 @@ async def test_the_default_lookup_reads_the_spend_areas_window_counters() -> Non
         set_budget_service(service)
         assert await remaining_from_budget_service(caller(), budgets) == [BudgetState("key", 1.0, None)]
         res = await service.reserve(budgets, 0.1)
-        assert isinstance(res, Reservation)
-        await service.charge(res.rid, 0.75)
+        assert res is not None and res.action == "admit" and res.reservation_id
+        await service.charge(res.reservation_id, 0.75)
         assert await remaining_from_budget_service(caller(), budgets) == [BudgetState("key", 1.0, 0.25)]
         data = await call(router(LOW), chat(), caller(budgets=budgets))  # the default lookup, wired
         assert (
