@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from bench._load import LoadResult, Server, cpu_seconds, rss_mb, run_load, run_s
 from bench._mix import AGENT, PLAIN, STREAM, plan, run_mix
 from bench._servers import AGENT_MODEL, MODEL
 
-__all__ = ["LONG_STREAM", "Budget", "agent_rounds", "measure", "settle"]
+__all__ = ["LONG_STREAM", "PHASES", "Budget", "Subject", "agent_rounds", "measure", "settle"]
 
 LONG_STREAM = 200
 
@@ -50,7 +51,7 @@ class Budget:
     @classmethod
     def for_run(cls, quick: bool) -> Budget:
         if quick:
-            return cls(4, 400, 1000, 20, 6, 2, 8, 8, 600)
+            return cls(4, 400, 1000, 20, 6, 3, 10, 10, 800)
         return cls(10, 1000, 3000, 60, 15, 3, 15, 20, 2000)
 
 
@@ -130,45 +131,102 @@ async def agent_rounds(url: str, key: str, pid: int, rounds: int, per_round: int
     }
 
 
+@dataclass(frozen=True)
+class Subject:
+    """A started server under test. ``extra_cpu()`` (seconds) is read around the mix, for
+    backing services whose CPU is reported beside the server's."""
+
+    server: Server
+    key: str
+    agents: bool = False
+    extra_cpu: Callable[[], float] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.server.proc is not None
+        return self.server.proc.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/v1/chat/completions"
+
+
+def _c1(s: Subject, b: Budget) -> dict[str, Any]:
+    return _load(run_load(s.url, s.key, MODEL, 1, b.seconds, b.c1_max, s.pid))
+
+
+def _c32(s: Subject, b: Budget) -> dict[str, Any]:
+    return _load(run_load(s.url, s.key, MODEL, 32, b.seconds, b.c32_max, s.pid))
+
+
+def _stream10(s: Subject, b: Budget) -> dict[str, Any]:
+    return _streams(run_streams(s.url, s.key, MODEL, b.streams, s.pid, 10), 10)
+
+
+def _stream_long(s: Subject, b: Budget) -> dict[str, Any]:
+    return _streams(run_streams(s.url, s.key, MODEL, b.long_streams, s.pid, LONG_STREAM), LONG_STREAM)
+
+
+def _agent(s: Subject, b: Budget) -> dict[str, Any]:
+    return asyncio.run(agent_rounds(s.url, s.key, s.pid, b.agent_rounds, b.agent_per_round))
+
+
+def _mix_phase(s: Subject, b: Budget) -> dict[str, Any]:
+    models = {PLAIN: MODEL, STREAM: MODEL} | ({AGENT: AGENT_MODEL} if s.agents else {})
+    svc0 = s.extra_cpu() if s.extra_cpu else 0.0
+    m = run_mix(s.url, s.key, models, plan(), 32, b.mix_seconds, b.mix_max, s.pid)
+    svc = (s.extra_cpu() - svc0) if s.extra_cpu else 0.0
+    return {
+        "requests": m.requests,
+        "errors": m.errors,
+        "seconds": round(m.seconds, 3),
+        "by_kind": m.by_kind,
+        "rps": m.requests / m.seconds if m.seconds else float("nan"),
+        "cpu_ms_per_request": m.cpu_ms_per_request,
+        "services_cpu_ms_per_request": 1000 * svc / m.requests if m.requests else float("nan"),
+    }
+
+
+Phase = Callable[[Subject, Budget], dict[str, Any]]
+PHASES: dict[str, Phase] = {
+    "c1": _c1,
+    "c32": _c32,
+    "stream10": _stream10,
+    "stream_long": _stream_long,
+    "agent": _agent,
+}
+
+
 def measure(
-    server: Server,
-    key: str,
+    subjects: dict[str, Subject],
     budget: Budget,
     *,
-    agents: bool,
     mix: bool,
-    extra_cpu: Any = None,
-) -> dict[str, Any]:
-    """Every phase against one started server. ``extra_cpu()`` (seconds) is read around
-    the mix too, for backing services whose CPU is reported beside the server's."""
-    assert server.proc is not None
-    pid = server.proc.pid
-    url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
-    out: dict[str, Any] = {"startup_s": server.startup_s, "settle_s": settle(pid)}
-    out["c1"] = _load(run_load(url, key, MODEL, 1, budget.seconds, budget.c1_max, pid))
-    out["c32"] = _load(run_load(url, key, MODEL, 32, budget.seconds, budget.c32_max, pid))
-    out["stream10"] = _streams(run_streams(url, key, MODEL, budget.streams, pid, 10), 10)
-    long = run_streams(url, key, MODEL, budget.long_streams, pid, LONG_STREAM)
-    out["stream_long"] = _streams(long, LONG_STREAM)
-    slope = (out["stream_long"]["cpu_ms_per_stream"] - out["stream10"]["cpu_ms_per_stream"]) / (
-        LONG_STREAM - 10
-    )
-    out["cpu_us_per_chunk"] = 1000 * slope
-    if agents:
-        out["agent"] = asyncio.run(agent_rounds(url, key, pid, budget.agent_rounds, budget.agent_per_round))
-    if mix:
-        models = {PLAIN: MODEL, STREAM: MODEL} | ({AGENT: AGENT_MODEL} if agents else {})
-        svc0 = extra_cpu() if extra_cpu else 0.0
-        m = run_mix(url, key, models, plan(), 32, budget.mix_seconds, budget.mix_max, pid)
-        svc = (extra_cpu() - svc0) if extra_cpu else 0.0
-        out["mix"] = {
-            "requests": m.requests,
-            "errors": m.errors,
-            "seconds": round(m.seconds, 3),
-            "by_kind": m.by_kind,
-            "rps": m.requests / m.seconds if m.seconds else float("nan"),
-            "cpu_ms_per_request": m.cpu_ms_per_request,
-            "services_cpu_ms_per_request": 1000 * svc / m.requests if m.requests else float("nan"),
-        }
-    out["rss_mb"] = rss_mb(pid)
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, dict[str, Any]]:
+    """Every phase against every (started, idle) server, phase by phase.
+
+    The servers take turns within each phase, in alternating order (A B, B A, ...), so a
+    machine that gets busier or quieter during the run shifts both sides alike instead
+    of whichever went last.
+    """
+    out: dict[str, dict[str, Any]] = {
+        name: {"startup_s": s.server.startup_s, "settle_s": settle(s.pid)} for name, s in subjects.items()
+    }
+    phases = dict(PHASES) | ({"mix": _mix_phase} if mix else {})
+    names = list(subjects)
+    for i, (phase, run) in enumerate(phases.items()):
+        for name in names if i % 2 == 0 else names[::-1]:
+            s = subjects[name]
+            if phase == "agent" and not s.agents:
+                continue
+            log(f"{name}: {phase}")
+            out[name][phase] = run(s, budget)
+    for name, s in subjects.items():
+        fig = out[name]
+        slope = (fig["stream_long"]["cpu_ms_per_stream"] - fig["stream10"]["cpu_ms_per_stream"]) / (
+            LONG_STREAM - 10
+        )
+        fig["cpu_us_per_chunk"] = 1000 * slope
+        fig["rss_mb"] = rss_mb(s.pid)
     return out

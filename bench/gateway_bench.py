@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -33,8 +34,8 @@ import httpx
 
 from bench import readme_table
 from bench._figures import rows
-from bench._measure import Budget, measure
-from bench._servers import MODEL, Backends, Target, ours, upstream, vanilla
+from bench._measure import Budget, Subject, measure
+from bench._servers import MODEL, Backends, Target, ours, upstream, vanilla, vanilla_config
 
 __all__ = ["main", "run"]
 
@@ -71,19 +72,22 @@ def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _measure_target(name: str, target: Target, budget: Budget, full: bool, extra_cpu: Any) -> dict[str, Any]:
+def _start(name: str, target: Target, agents: bool, extra_cpu: Callable[[], float] | None) -> Subject:
     _log(f"{name}: starting")
-    target.server.start(timeout=240)
     try:
-        key, kind = target.key, "master key"
-        if name == "ours":
-            key, kind = _virtual_key(target.server.port, target.key)
-        _log(f"{name}: ready in {target.server.startup_s:.1f} s, measuring (called with the {kind})")
-        fig = measure(target.server, key, budget, agents=name == "ours", mix=full, extra_cpu=extra_cpu)
-        fig["key"] = kind
-        return fig
-    finally:
-        target.server.stop()
+        target.server.start(timeout=240)
+    except RuntimeError:
+        log = target.server.log
+        if log is not None and log.exists():  # the run's temporary folder goes with us
+            print("".join(log.read_text(errors="replace").splitlines(True)[-40:]), file=sys.stderr)
+        raise
+    key = target.key
+    if name == "ours":
+        key, kind = _virtual_key(target.server.port, target.key)
+        if kind != "virtual key (governed)":
+            raise RuntimeError("ours: could not create a governed virtual key; see its log")
+    _log(f"{name}: ready in {target.server.startup_s:.1f} s")
+    return Subject(target.server, key, agents, extra_cpu)
 
 
 def run(quick: bool, full: bool) -> dict[str, Any]:
@@ -104,10 +108,14 @@ def run(quick: bool, full: bool) -> dict[str, Any]:
             backends, extra_cpu = svc.backends, svc.cpu_seconds
         v = vanilla(tmp, up_url, workers)
         o = ours(tmp, up_url, workers, backends)
-        servers = {
-            "vanilla": _measure_target("vanilla", v, budget, full, None),
-            "ours": _measure_target("ours", o, budget, full, extra_cpu),
-        }
+        # Started one after the other (start-up is timed alone), then both stay up and take
+        # turns phase by phase; the one not measured is idle.
+        stack.callback(v.server.stop)
+        stack.callback(o.server.stop)
+        subjects = {"vanilla": _start("vanilla", v, False, None), "ours": _start("ours", o, True, extra_cpu)}
+        servers = measure(subjects, budget, mix=full, log=_log)
+        servers["vanilla"]["key"] = "master key"
+        servers["ours"]["key"] = "virtual key (governed)"
     result: dict[str, Any] = {
         "mode": "full" if full else "single",
         "quick": quick,
@@ -123,13 +131,8 @@ def run(quick: bool, full: bool) -> dict[str, Any]:
             "workers": workers,
             "model": MODEL,
             "ours_state": "Redis + PostgreSQL (store and agent threads)" if full else "SQLite + in-process",
-            "vanilla_config": {
-                **v.config,
-                "model_list": [
-                    {**m, "litellm_params": {**m["litellm_params"], "api_base": "<fake upstream>"}}
-                    for m in v.config["model_list"]
-                ],
-            },
+            "vanilla_config": vanilla_config("<fake upstream>/v1"),
+            "vanilla_command": [Path(a).name if a.startswith("/") else a for a in v.server.cmd],
             "vanilla_env": {k: v.server.env[k] for k in sorted(v.server.env) if k.startswith("LITELLM_")},
         },
         "servers": servers,
