@@ -31,7 +31,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: ours vs vanilla LiteLLM, one worker each (~4 min); writes bench/results/single.json
+## bench: ours vs vanilla LiteLLM, one worker each (~2-3 min); writes bench/results/single.json
 bench: $(STAMP)
 	$(BIN)/python -m bench.gateway_bench
 
