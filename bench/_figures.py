@@ -64,6 +64,7 @@ class Row:
     ratio: str
     target: str
     verdict: str
+    ratio_value: float | None = None  # ours/vanilla, unrounded (None: ours only or missing)
 
     def cells(self) -> list[str]:
         return [self.label, self.vanilla, self.ours, self.ratio, self.target, self.verdict]
@@ -154,6 +155,7 @@ def _row(spec: _Spec, vanilla: Figures, ours: Figures) -> Row:
         ratio,
         spec.target.text() if spec.target else "—",
         verdict(spec.target, v, o),
+        o / v if v and o is not None else None,
     )
 
 

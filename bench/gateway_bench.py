@@ -137,7 +137,9 @@ def run(quick: bool, full: bool) -> dict[str, Any]:
         },
         "servers": servers,
     }
-    result["table"] = [row.__dict__ for row in rows(result)]
+    table = rows(result)
+    result["ratios"] = {row.label: row.ratio_value for row in table if row.ratio_value is not None}
+    result["table"] = [row.__dict__ for row in table]
     return result
 
 

@@ -89,6 +89,7 @@ def test_rows_carry_values_ratio_target_and_verdict() -> None:
     agent = by_label["agent run: CPU beyond its inner call"]
     assert (agent.vanilla, agent.ours, agent.ratio, agent.verdict) == ("—", "21.5 ms", "—", "not met")
     assert by_label["RSS (all processes)"].ratio == "1.00 (+0 MB)"
+    assert cpu.ratio_value == pytest.approx(0.95) and agent.ratio_value is None
     assert by_label["requests/s, c=32"].verdict == "—"
     assert not any(label.startswith("mix") for label in by_label), "no mix rows without a mix"
     assert errors(result) == ["vanilla c32: 2", "ours c32: 2"]
