@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Row", "Target", "errors", "rows", "verdict"]
+__all__ = ["Row", "Target", "errors", "replaced", "rows", "verdict"]
 
 Figures = dict[str, Any]
 
@@ -174,4 +174,14 @@ def errors(result: Figures) -> list[str]:
         for phase, value in fig.items():
             if isinstance(value, dict) and value.get("errors"):
                 out.append(f"{name} {phase}: {value['errors']}")
+    return out
+
+
+def replaced(result: Figures) -> list[str]:
+    """``"<server>: N"`` for every server whose processes changed while it was measured."""
+    out = []
+    for name, fig in (result.get("servers") or {}).items():
+        n = (fig.get("processes") or {}).get("replaced")
+        if n:
+            out.append(f"{name}: {n}")
     return out

@@ -24,6 +24,7 @@ __all__ = [
     "run_load",
     "run_streams",
     "stream_body",
+    "tree_pids",
 ]
 
 
@@ -40,6 +41,11 @@ def _tree(pid: int) -> list[psutil.Process]:
         return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return []
+
+
+def tree_pids(pid: int) -> set[int]:
+    """The pids of a process and its descendants, to notice a worker that was replaced."""
+    return {proc.pid for proc in _tree(pid)}
 
 
 def cpu_seconds(pid: int) -> float:

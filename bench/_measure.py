@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from bench._load import LoadResult, Server, cpu_seconds, rss_mb, run_load, run_streams
+from bench._load import LoadResult, Server, cpu_seconds, rss_mb, run_load, run_streams, tree_pids
 from bench._mix import AGENT, PLAIN, STREAM, plan, run_mix
 from bench._servers import AGENT_MODEL, MODEL
 
@@ -55,7 +55,7 @@ class Budget:
         return cls(10, 1000, 3000, 60, 15, 3, 15, 20, 2000)
 
 
-def settle(pid: int, idle_share: float = 0.1, max_s: float = 30) -> float:
+def settle(pid: int, idle_share: float = 0.1, max_s: float = 60) -> float:
     """Wait until the server tree uses under ``idle_share`` of a core over 1 s (start-up
     work of late workers, background tasks); returns the seconds waited."""
     t0 = time.monotonic()
@@ -213,6 +213,7 @@ def measure(
     out: dict[str, dict[str, Any]] = {
         name: {"startup_s": s.server.startup_s, "settle_s": settle(s.pid)} for name, s in subjects.items()
     }
+    pids = {name: tree_pids(s.pid) for name, s in subjects.items()}
     phases = dict(PHASES) | ({"mix": _mix_phase} if mix else {})
     names = list(subjects)
     for i, (phase, run) in enumerate(phases.items()):
@@ -229,4 +230,11 @@ def measure(
         )
         fig["cpu_us_per_chunk"] = 1000 * slope
         fig["rss_mb"] = rss_mb(s.pid)
+        now = tree_pids(s.pid)
+        # A worker that died or was replaced mid-run takes its CPU with it: say so.
+        fig["processes"] = {
+            "at_start": len(pids[name]),
+            "at_end": len(now),
+            "replaced": len(pids[name] - now),
+        }
     return out

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench._figures import errors, rows
+from bench._figures import errors, replaced, rows
 
 __all__ = ["BEGIN", "END", "MODES", "RESULTS", "load", "render", "replace_section", "section"]
 
@@ -77,6 +77,13 @@ def section(mode: str, result: dict[str, Any]) -> str:
     failed = errors(result)
     if failed:
         note = (note + " " if note else "") + "Failed requests: " + "; ".join(failed) + "."
+    gone = replaced(result)
+    if gone:
+        note = (note + " " if note else "") + (
+            "Processes that exited during the run (a worker restarted; its CPU is missing): "
+            + "; ".join(gone)
+            + "."
+        )
     if note:
         parts.append(note)
     return "\n\n".join(parts) + "\n"

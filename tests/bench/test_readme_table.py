@@ -115,6 +115,11 @@ def test_render_says_how_to_get_a_missing_mode_and_check_catches_a_stale_readme(
         "servers": {"vanilla": _figures(20.0), "ours": _figures(19.0, agent=5.0)},
     }
     body = table.render({"single": result})
+    assert "exited during the run" not in body
+    result["servers"]["ours"]["processes"] = {"at_start": 3, "at_end": 3, "replaced": 1}
+    assert "Processes that exited during the run (a worker restarted; its CPU is missing): ours: 1." in (
+        table.render({"single": result})
+    )
     assert "quick run): 2026-12-01 15:00 UTC, 2 cores, commit abc + uncommitted changes." in body
     assert "No `full` results yet: run `make bench-full`" in body
     assert "| agent run: CPU beyond its inner call | — | 5.0 ms | — | ≤ 8 ms | met |" in body
