@@ -112,7 +112,9 @@ def vanilla(tmp: Path, upstream_url: str, workers: int = 1) -> Target:
     port = free_port()
     cmd = [str(BIN / "litellm"), "--config", str(path), "--port", str(port), "--host", "127.0.0.1"]
     if workers > 1:
-        cmd += ["--num_workers", str(workers)]
+        # uvicorn's default 5 s worker health check kills workers still importing LiteLLM on a
+        # busy machine (a restart loop); ours serves with 60 s, so vanilla gets the same.
+        cmd += ["--num_workers", str(workers), "--timeout_worker_healthcheck", "60"]
     return Target(Server("vanilla", cmd, env({}), port, log=tmp / "vanilla.log"), VANILLA_KEY, cfg)
 
 
