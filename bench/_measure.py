@@ -29,7 +29,7 @@ from bench._load import LoadResult, Server, cpu_seconds, rss_mb, run_load, run_s
 from bench._mix import AGENT, PLAIN, STREAM, plan, run_mix
 from bench._servers import AGENT_MODEL, MODEL
 
-__all__ = ["LONG_STREAM", "PHASES", "Budget", "Subject", "agent_rounds", "measure", "settle"]
+__all__ = ["LONG_STREAM", "PHASES", "Budget", "Subject", "agent_rounds", "measure", "settle", "turns"]
 
 LONG_STREAM = 200
 
@@ -197,6 +197,17 @@ PHASES: dict[str, Phase] = {
 }
 
 
+def turns(names: list[str], phases: list[str], with_agents: set[str]) -> list[tuple[str, str]]:
+    """(phase, server) in the order they run: phase by phase, the servers' order reversed
+    every other phase (A B, B A, ...); the agent phase only for servers that have agents."""
+    out = []
+    for i, phase in enumerate(phases):
+        for name in names if i % 2 == 0 else names[::-1]:
+            if phase != "agent" or name in with_agents:
+                out.append((phase, name))
+    return out
+
+
 def measure(
     subjects: dict[str, Subject],
     budget: Budget,
@@ -215,14 +226,10 @@ def measure(
     }
     pids = {name: tree_pids(s.pid) for name, s in subjects.items()}
     phases = dict(PHASES) | ({"mix": _mix_phase} if mix else {})
-    names = list(subjects)
-    for i, (phase, run) in enumerate(phases.items()):
-        for name in names if i % 2 == 0 else names[::-1]:
-            s = subjects[name]
-            if phase == "agent" and not s.agents:
-                continue
-            log(f"{name}: {phase}")
-            out[name][phase] = run(s, budget)
+    with_agents = {name for name, s in subjects.items() if s.agents}
+    for phase, name in turns(list(subjects), list(phases), with_agents):
+        log(f"{name}: {phase}")
+        out[name][phase] = phases[phase](subjects[name], budget)
     for name, s in subjects.items():
         fig = out[name]
         slope = (fig["stream_long"]["cpu_ms_per_stream"] - fig["stream10"]["cpu_ms_per_stream"]) / (

@@ -1,5 +1,5 @@
-"""The bench upstream streams the number of chunks a prompt asks for, and the mix cycle
-holds the shares it promises."""
+"""The shapes of the load: the bench upstream streams the number of chunks a prompt asks
+for, the mix cycle holds the shares it promises, the servers take turns fairly."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from bench._measure import PHASES, turns
 from bench._mix import plan
 from bench._upstream import DEFAULT_CHUNKS, MAX_CHUNKS, chunks_wanted, stream_events
 
@@ -54,3 +55,20 @@ def test_mix_cycle_is_80_18_2_and_spread() -> None:
     twice = cycle + cycle
     assert not any(a == b == "stream" for a, b in itertools.pairwise(twice)), "streams in bursts"
     assert plan(1, 1, 0) in (["plain", "stream"], ["stream", "plain"])
+
+
+def test_servers_take_turns_in_alternating_order_and_only_ours_runs_agents() -> None:
+    order = turns(["vanilla", "ours"], [*PHASES, "mix"], {"ours"})
+    assert order == [
+        ("c1", "vanilla"),
+        ("c1", "ours"),
+        ("c32", "ours"),
+        ("c32", "vanilla"),
+        ("stream10", "vanilla"),
+        ("stream10", "ours"),
+        ("stream_long", "ours"),
+        ("stream_long", "vanilla"),
+        ("agent", "ours"),
+        ("mix", "ours"),
+        ("mix", "vanilla"),
+    ]
