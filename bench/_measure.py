@@ -1,4 +1,5 @@
-"""One server's raw figures: load at c=1 and c=32, streams, agent runs, the mix, RSS.
+"""The servers' raw figures, phase by phase: load at c=1 and c=32, streams of 10 and 200
+chunks, agent runs, the mix, RSS. The servers take turns (see ``turns``).
 
 Everything returned is plain JSON (numbers, counts): ``bench.gateway_bench`` writes it
 to ``bench/results/`` and ``bench._figures`` turns two servers' figures into table rows.
