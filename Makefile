@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck bench check-config config-reference k8s-configmap image image-check clean clean-data
+.PHONY: serve test lint typecheck bench bench-quick bench-full bench-table check-config config-reference k8s-configmap image image-check clean clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: ours vs vanilla LiteLLM, plus the guardrail and agent benchmarks
+## bench: ours vs vanilla LiteLLM, one worker each (~2-3 min); writes bench/results/single.json
 bench: $(STAMP)
 	$(BIN)/python -m bench.gateway_bench
+
+## bench-quick: the same, shorter phases (~1-2 min)
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.gateway_bench --quick
+
+## bench-full: two workers each, ours on private Redis + PostgreSQL, plus the 80/18/2 mix
+bench-full: $(STAMP)
+	$(BIN)/python -m bench.gateway_bench --full
+
+## bench-table: regenerate the README's benchmark table from bench/results/*.json
+bench-table: $(STAMP)
+	$(BIN)/python -m bench.readme_table
 
 ## config-reference: regenerate the README's "Configuration reference" from the config models
 config-reference: $(STAMP)

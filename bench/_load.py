@@ -13,10 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import psutil
 
-__all__ = ["LoadResult", "Server", "cpu_seconds", "free_port", "rss_mb", "run_load", "run_streams"]
-
-_TICKS = os.sysconf("SC_CLK_TCK")
+__all__ = [
+    "LoadResult",
+    "Server",
+    "cpu_seconds",
+    "free_port",
+    "rss_mb",
+    "run_load",
+    "run_streams",
+    "stream_body",
+    "tree_pids",
+]
 
 
 def free_port() -> int:
@@ -25,39 +34,41 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _tree(pid: int) -> list[int]:
-    pids = [pid]
+def _tree(pid: int) -> list[psutil.Process]:
+    """A server process and all its descendants (uvicorn workers, their helpers)."""
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return pids
-    for child in children:
-        pids.extend(_tree(int(child)))
-    return pids
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def tree_pids(pid: int) -> set[int]:
+    """The pids of a process and its descendants, to notice a worker that was replaced."""
+    return {proc.pid for proc in _tree(pid)}
 
 
 def cpu_seconds(pid: int) -> float:
-    """User+system CPU of a process and its children (workers), in seconds."""
-    total = 0
-    for p in _tree(pid):
+    """User+system CPU of a process and every descendant (workers), in seconds."""
+    total = 0.0
+    for proc in _tree(pid):
         try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / _TICKS
+        total += times.user + times.system
+    return total
 
 
 def rss_mb(pid: int) -> float:
+    """Resident memory of a process and every descendant, in MB."""
     total = 0
-    for p in _tree(pid):
+    for proc in _tree(pid):
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
             continue
-    return total / 1024
+    return total / (1024 * 1024)
 
 
 @dataclass
@@ -173,9 +184,15 @@ def run_load(
     return asyncio.run(_load(url, key, model, concurrency, seconds, max_requests, pid))
 
 
-async def _streams(url: str, key: str, model: str, count: int, pid: int) -> LoadResult:
+def stream_body(model: str, chunks: int) -> dict[str, object]:
+    """A streamed request the bench upstream answers with ``chunks`` content chunks."""
+    text = f"benchmark stream chunks={chunks}"
+    return {"model": model, "stream": True, "messages": [{"role": "user", "content": text}]}
+
+
+async def _streams(url: str, key: str, model: str, count: int, pid: int, chunks: int) -> LoadResult:
     headers = {"Authorization": f"Bearer {key}"}
-    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "benchmark stream"}]}
+    body = stream_body(model, chunks)
     latencies: list[float] = []
     ttft: list[float] = []
     errors = 0
@@ -204,5 +221,6 @@ async def _streams(url: str, key: str, model: str, count: int, pid: int) -> Load
     return LoadResult(len(latencies), errors, elapsed, latencies, cpu, ttft)
 
 
-def run_streams(url: str, key: str, model: str, count: int, pid: int) -> LoadResult:
-    return asyncio.run(_streams(url, key, model, count, pid))
+def run_streams(url: str, key: str, model: str, count: int, pid: int, chunks: int = 10) -> LoadResult:
+    """``count`` streams one after the other, each of ``chunks`` content chunks."""
+    return asyncio.run(_streams(url, key, model, count, pid, chunks))

@@ -1,82 +1,46 @@
-"""Ours vs vanilla LiteLLM: throughput, latency, CPU per request, RSS, start-up, streaming.
+"""Ours vs vanilla LiteLLM in one run: CPU, latency, throughput, streaming, agents, RSS.
 
-    python -m bench.gateway_bench            # ~2 minutes
-    python -m bench.gateway_bench --quick    # ~40 seconds
+    python -m bench.gateway_bench            # one worker each, ~4 minutes
+    python -m bench.gateway_bench --quick    # the same, shorter, ~2 minutes
+    python -m bench.gateway_bench --full     # two workers each, ours on Redis + PostgreSQL, + a mix
 
-Starts a fast fake upstream, a vanilla LiteLLM proxy (same version, master key only, the
-same model entry, priced) and our gateway (shipped config.yaml, every hook on, called
-with a governed virtual key when the admin API is there), one after the other, drives each
-with the same closed-loop load on loopback, and prints a table with ours/vanilla ratios.
+Starts a fast fake upstream (``bench._upstream``), then vanilla LiteLLM and this gateway
+one after the other (see ``bench._servers`` for both configs), drives each with the same
+closed-loop load on loopback and prints the table with ours/vanilla ratios and issue 13's
+targets. CPU counts every process of a server (workers are its children). The raw
+figures go to ``bench/results/<mode>.json`` (``single`` or ``full``);
+``python -m bench.readme_table`` turns them into the README's table.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
+import platform
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
-from bench._load import LoadResult, Server, free_port, rss_mb, run_load, run_streams
+from bench import readme_table
+from bench._figures import rows
+from bench._measure import Budget, Subject, measure
+from bench._servers import MODEL, Backends, Target, ours, upstream, vanilla, vanilla_config
+
+__all__ = ["main", "run"]
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-PRICE = {"input_cost_per_token": 0.00000015, "output_cost_per_token": 0.0000006, "mode": "chat"}
-BASE_ENV = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "LITELLM_TELEMETRY_DISABLED": "true",
-    "LITELLM_LOG": "ERROR",
-}
-
-
-def _env(extra: dict[str, str]) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "LITELLM_"))}
-    return {**keep, **BASE_ENV, **extra}
-
-
-def _bench_model(upstream: str) -> dict[str, Any]:
-    return {
-        "model_name": "bench",
-        "litellm_params": {"model": "openai/bench", "api_base": upstream, "api_key": "sk-bench"},
-        "model_info": {"id": "bench", **PRICE},
-    }
-
-
-def vanilla(tmp: Path, upstream: str) -> tuple[Server, str]:
-    cfg = {"model_list": [_bench_model(upstream)], "general_settings": {"master_key": "sk-vanilla-bench"}}
-    path = tmp / "vanilla.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    port = free_port()
-    cmd = [str(BIN / "litellm"), "--config", str(path), "--port", str(port), "--host", "127.0.0.1"]
-    return Server("vanilla", cmd, _env({}), port, log=tmp / "vanilla.log"), "sk-vanilla-bench"
-
-
-def ours(tmp: Path, upstream: str) -> tuple[Server, str]:
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["model_list"].append(_bench_model(upstream))
-    # Identical prompts would be served from the response cache: measure the full path.
-    cfg["gateway"]["routing"]["cache"]["enabled"] = False
-    path = tmp / "ours.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    port = free_port()
-    env = _env(
-        {
-            "GATEWAY_CONFIG": str(path),
-            "GATEWAY_PORT": str(port),
-            "GATEWAY_HOST": "127.0.0.1",
-            "GATEWAY_DATA_DIR": str(tmp / "ours-data"),
-            "GATEWAY_MASTER_KEY": "sk-admin-bench",
-            "PYTHONPATH": str(REPO),
-        }
-    )
-    cmd = [sys.executable, "-m", "custom_hooks.cli", "serve"]
-    return Server("ours", cmd, env, port, log=tmp / "ours.log"), "sk-admin-bench"
+RESULTS = REPO / "bench" / "results"
 
 
 def _virtual_key(port: int, admin: str) -> tuple[str, str]:
@@ -86,7 +50,7 @@ def _virtual_key(port: int, admin: str) -> tuple[str, str]:
             f"http://127.0.0.1:{port}/gateway/keys",
             headers={"Authorization": f"Bearer {admin}"},
             json={"key_alias": f"bench-{int(time.time())}", "max_budget": 1000, "budget_duration": "30d"},
-            timeout=10,
+            timeout=30,
         )
         if r.status_code in (200, 201) and r.json().get("key"):
             return r.json()["key"], "virtual key (governed)"
@@ -95,96 +59,112 @@ def _virtual_key(port: int, admin: str) -> tuple[str, str]:
     return admin, "admin key"
 
 
-def measure(server: Server, key: str, quick: bool) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
-    assert server.proc is not None
-    pid = server.proc.pid
-    secs = 4 if quick else 10
-    out: dict[str, Any] = {"startup_s": server.startup_s}
-    out["c1"] = run_load(url, key, "bench", 1, secs, 400 if quick else 1000, pid)
-    out["c32"] = run_load(url, key, "bench", 32, secs, 1000 if quick else 3000, pid)
-    out["stream"] = run_streams(url, key, "bench", 20 if quick else 60, pid)
-    out["rss_mb"] = rss_mb(pid)
-    return out
+def _git() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")
+    return {"commit": git("rev-parse", "--short=10", "HEAD") or "unknown", "dirty": bool(dirty)}
 
 
-def _row(name: str, label: str, r: LoadResult) -> str:
-    return (
-        f"{name:<8} {label:<7} {r.rps:>8.1f} {r.p50:>8.1f} {r.pct(0.99):>8.1f} "
-        f"{r.cpu_ms_per_request:>9.1f} {r.errors:>6}"
-    )
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def report(results: dict[str, dict[str, Any]], key_kind: str) -> str:
-    lines = [
-        f"ours called with: {key_kind}",
-        f"{'target':<8} {'load':<7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/r':>9} {'errors':>6}",
-    ]
-    for name, res in results.items():
-        for label in ("c1", "c32", "stream"):
-            lines.append(_row(name, label, res[label]))
-    v, o = results["vanilla"], results["ours"]
-    lines.append("")
-    lines.append(f"{'':<24}{'vanilla':>10}{'ours':>10}{'ours/vanilla':>14}")
-
-    def ratio(label: str, a: float, b: float, fmt: str = "{:.1f}") -> None:
-        lines.append(
-            f"{label:<24}{fmt.format(a):>10}{fmt.format(b):>10}{(b / a if a else float('nan')):>14.2f}"
-        )
-
-    ratio("req/s c=1", v["c1"].rps, o["c1"].rps)
-    ratio("req/s c=32", v["c32"].rps, o["c32"].rps)
-    ratio("p50 ms c=1", v["c1"].p50, o["c1"].p50)
-    ratio("p99 ms c=32", v["c32"].pct(0.99), o["c32"].pct(0.99))
-    ratio("CPU ms/request c=32", v["c32"].cpu_ms_per_request, o["c32"].cpu_ms_per_request)
-    ratio("CPU ms/stream", v["stream"].cpu_ms_per_request, o["stream"].cpu_ms_per_request)
-    ratio("TTFT p50 ms", v["stream"].pct(0.5, v["stream"].ttft_ms), o["stream"].pct(0.5, o["stream"].ttft_ms))
-    ratio("RSS MB", v["rss_mb"], o["rss_mb"], "{:.0f}")
-    ratio("start-up s", v["startup_s"], o["startup_s"])
-    return "\n".join(lines)
+def _start(name: str, target: Target, agents: bool, extra_cpu: Callable[[], float] | None) -> Subject:
+    _log(f"{name}: starting")
+    try:
+        target.server.start(timeout=240)
+    except RuntimeError:
+        log = target.server.log
+        if log is not None and log.exists():  # the run's temporary folder goes with us
+            print("".join(log.read_text(errors="replace").splitlines(True)[-40:]), file=sys.stderr)
+        raise
+    key = target.key
+    if name == "ours":
+        key, kind = _virtual_key(target.server.port, target.key)
+        if kind != "virtual key (governed)":
+            raise RuntimeError("ours: could not create a governed virtual key; see its log")
+    _log(f"{name}: ready in {target.server.startup_s:.1f} s")
+    return Subject(target.server, key, agents, extra_cpu)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="shorter runs")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="gw-bench-") as d:
+def run(quick: bool, full: bool) -> dict[str, Any]:
+    """Both servers measured in one run; the result file's content."""
+    budget = Budget.for_run(quick)
+    workers = 2 if full else 1
+    with tempfile.TemporaryDirectory(prefix="gw-bench-") as d, contextlib.ExitStack() as stack:
         tmp = Path(d)
-        up_port = free_port()
-        upstream = Server(
-            "upstream",
-            [sys.executable, "-m", "bench._upstream", str(up_port)],
-            _env({"PYTHONPATH": str(REPO)}),
-            up_port,
-        ).start()
-        up_url = f"http://127.0.0.1:{up_port}/v1"
-        results: dict[str, dict[str, Any]] = {}
-        key_kind = "admin key"
-        try:
-            for name, make in (("vanilla", vanilla), ("ours", ours)):
-                server, key = make(tmp, up_url)
-                server.start()
-                try:
-                    if name == "ours":
-                        key, key_kind = _virtual_key(server.port, key)
-                    results[name] = measure(server, key, args.quick)
-                finally:
-                    server.stop()
-        finally:
-            upstream.stop()
-    text = report(results, key_kind)
-    print(text)
-    out_dir = REPO / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / "gateway_bench.txt").write_text(text + "\n")
-    summary = {
-        n: {
-            k: (v.__dict__ | {"latencies_ms": None, "ttft_ms": None}) if isinstance(v, LoadResult) else v
-            for k, v in r.items()
-        }
-        for n, r in results.items()
+        up = upstream().start()
+        stack.callback(up.stop)
+        up_url = f"http://127.0.0.1:{up.port}/v1"
+        backends, extra_cpu = Backends(), None
+        if full:
+            from bench._services import services
+
+            _log("starting Redis and PostgreSQL")
+            svc = stack.enter_context(services())
+            backends, extra_cpu = svc.backends, svc.cpu_seconds
+        v = vanilla(tmp, up_url, workers)
+        o = ours(tmp, up_url, workers, backends)
+        # Started one after the other (start-up is timed alone), then both stay up and take
+        # turns phase by phase; the one not measured is idle.
+        stack.callback(v.server.stop)
+        stack.callback(o.server.stop)
+        subjects = {"vanilla": _start("vanilla", v, False, None), "ours": _start("ours", o, True, extra_cpu)}
+        servers = measure(subjects, budget, mix=full, log=_log)
+        servers["vanilla"]["key"] = "master key"
+        servers["ours"]["key"] = "virtual key (governed)"
+    result: dict[str, Any] = {
+        "mode": "full" if full else "single",
+        "quick": quick,
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "litellm": version("litellm"),
+            "platform": platform.platform(),
+        },
+        "git": _git(),
+        "setup": {
+            "workers": workers,
+            "model": MODEL,
+            "ours_state": "Redis + PostgreSQL (store and agent threads)" if full else "SQLite + in-process",
+            "vanilla_config": vanilla_config("<fake upstream>/v1"),
+            "vanilla_command": [Path(a).name if a.startswith("/") else a for a in v.server.cmd],
+            "vanilla_env": {k: v.server.env[k] for k in sorted(v.server.env) if k.startswith("LITELLM_")},
+        },
+        "servers": servers,
     }
-    (out_dir / "gateway_bench.json").write_text(json.dumps(summary, indent=1, default=str))
+    table = rows(result)
+    result["ratios"] = {row.label: row.ratio_value for row in table if row.ratio_value is not None}
+    result["table"] = [row.__dict__ for row in table]
+    return result
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf (a phase with no samples) as null, so the file is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="shorter phases (~2 minutes)")
+    parser.add_argument("--full", action="store_true", help="two workers, Redis + PostgreSQL, and the mix")
+    args = parser.parse_args(argv)
+    result = run(args.quick, args.full)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{result['mode']}.json"
+    path.write_text(json.dumps(_finite(result), indent=1, allow_nan=False) + "\n")
+    print(readme_table.section(result["mode"], result), end="")
+    print(f"\nraw figures: {path.relative_to(REPO)}; README table: python -m bench.readme_table")
     return 0
 
 

@@ -22,12 +22,14 @@ from pathlib import Path
 
 from bench._load import Server, cpu_seconds, free_port
 from bench._load import _load as load
-from bench.gateway_bench import _bench_model, _env, ours
+from bench._servers import env as _env
+from bench._servers import ours
 
 
 def _server(tmp: Path, upstream: str, name: str, env: dict[str, str]) -> tuple[Server, str]:
     (tmp / name).mkdir(exist_ok=True)
-    server, key = ours(tmp / name, upstream)
+    target = ours(tmp / name, upstream)
+    server, key = target.server, target.key
     server.name = name
     server.env = {**server.env, **env}
     server.log = tmp / f"{name}.log"
@@ -43,7 +45,6 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.harness.otlp_receiver import OtlpReceiver
 
-    assert _bench_model  # the bench model entry comes with ours()
     with tempfile.TemporaryDirectory(prefix="gw-trace-bench-") as d, OtlpReceiver() as otlp:
         tmp = Path(d)
         up_port = free_port()
