@@ -55,6 +55,7 @@ _COMPONENTS = (
     "custom_hooks._ledger",
     "custom_hooks._budgets",
     "custom_hooks._response_cache",
+    "custom_hooks._stream_dispatch",  # no per-chunk hook dispatch when nothing hooks chunks
     "agent_routes._startup",  # agent thread store, run tokens
 )
 
