@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -39,11 +40,13 @@ from custom_hooks.edge.surface import RouteInfo, Surface
 
 __all__ = [
     "BODY_STATE",
+    "LITELLM_PARSED_BODY",
     "PARSED_STATE",
     "ROUTE_STATE",
     "SLOTS_STATE",
     "FrontDoor",
     "StreamSlots",
+    "litellm_body_cache",
     "take_stream_slot",
 ]
 
@@ -52,6 +55,8 @@ BODY_STATE = "gateway_body"
 PARSED_STATE = "gateway_parsed_body"
 RESOLVED_STATE = "gateway_resolved_model"
 SLOTS_STATE = "gateway_stream_slots"
+LITELLM_PARSED_BODY = "parsed_body"  # LiteLLM's request-body cache in the ASGI scope
+_LONG_DIGITS = re.compile(rb"\d{19}")
 _RELEASE = "gateway_stream_release"
 
 _INTERNAL_HEADERS = frozenset(
@@ -264,6 +269,9 @@ class FrontDoor:
                 return
             if scope.get("method") == "POST":
                 state[PARSED_STATE] = parsed
+                cached = litellm_body_cache(scope.get("headers") or [], body, parsed)
+                if cached is not None:  # LiteLLM reads this instead of parsing the body again
+                    scope[LITELLM_PARSED_BODY] = cached
         state[ROUTE_STATE] = info
         state[BODY_STATE] = body
         state[SLOTS_STATE] = self.slots
@@ -336,6 +344,28 @@ def _presented_key(headers: Any) -> str:
         if name in (b"api-key", b"x-api-key"):
             return str(value.decode("latin-1")).strip()
     return ""
+
+
+def litellm_body_cache(
+    headers: list[tuple[bytes, bytes]], raw: bytes, parsed: dict[str, Any]
+) -> tuple[tuple[str, ...], dict[str, Any]] | None:
+    """What LiteLLM's body cache (``scope["parsed_body"]``) holds after it parsed ``raw``
+    itself, or None where its own parse could differ from ours.
+
+    LiteLLM 1.108.7 caches ``(tuple(keys), body)`` and hands out a shallow copy per read, so
+    seeding it saves its second parse of every JSON body. Left to LiteLLM: non-JSON bodies
+    (forms, uploads: it parses those differently), bodies with ``\\uD...`` escapes, where
+    it rejects a lone surrogate that ``json.loads`` would accept, and bodies with a run of
+    19+ digits, where it may read an integer beyond 64 bits as a float.
+    """
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            if media != b"application/json" and not media.endswith(b"+json"):
+                return None
+    if b"\\ud" in raw or b"\\uD" in raw or _LONG_DIGITS.search(raw) is not None:
+        return None
+    return tuple(parsed), parsed
 
 
 def _scrubbing(send: Send) -> Send:

@@ -23,11 +23,14 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from pydantic import BaseModel
+
 from custom_hooks.guardrails.base import Span, apply_spans
 
 __all__ = ["Scanner", "StreamMasker", "mask_chunks"]
 
 Scanner = Callable[[str], list[Span]]  # sorted, non-overlapping spans with replacements
+_setattr = object.__setattr__
 
 
 # Where a match could still be forming at the end of the text: the last word (emails,
@@ -88,20 +91,53 @@ class StreamMasker:
         return len(self._pending)
 
 
+def _read(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)``, minus pydantic's slow path per chunk: LiteLLM's deltas
+    keep ``content`` and ``tool_calls`` as extra fields, which plain attribute access only
+    finds after ``__getattr__`` (about 3.5 us each; a plain dict lookup is 0.1)."""
+    fields = getattr(obj, "__dict__", None)
+    if isinstance(fields, dict) and name in fields:
+        return fields[name]
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if isinstance(extra, dict) and name in extra:
+        return extra[name]
+    return getattr(obj, name, None)
+
+
 def _set_field(obj: Any, name: str, value: Any) -> None:
     # Deltas are pydantic models whose validating __setattr__ costs more per chunk than
-    # the masking itself; a plain str into the field storage is what it would store.
+    # the masking itself; a plain str into the field (or extra-field) storage is what it
+    # would store.
     fields = getattr(obj, "__dict__", None)
     if isinstance(fields, dict) and name in fields:
         fields[name] = value
+        return
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if isinstance(extra, dict) and name in extra:
+        extra[name] = value
     else:
         setattr(obj, name, value)
+
+
+def _clone(obj: Any) -> Any:
+    """A shallow copy: pydantic's ``__copy__`` (what ``model_copy()`` does) without its
+    overhead, for models; ``copy.copy`` for anything else."""
+    if not isinstance(obj, BaseModel):
+        return copy.copy(obj)
+    new = object.__new__(type(obj))
+    _setattr(new, "__dict__", dict(obj.__dict__))
+    extra = obj.__pydantic_extra__
+    _setattr(new, "__pydantic_extra__", None if extra is None else dict(extra))
+    _setattr(new, "__pydantic_fields_set__", set(obj.__pydantic_fields_set__))
+    private = getattr(obj, "__pydantic_private__", None)
+    _setattr(new, "__pydantic_private__", None if private is None else dict(private))
+    return new
 
 
 def _text_holder(choice: Any) -> tuple[Any, str]:
     """Where a choice's streamed text lives: ``delta.content`` (chat) or ``text`` (legacy
     completions); (None, "") for neither."""
-    delta = getattr(choice, "delta", None)
+    delta = _read(choice, "delta")
     if delta is not None:
         return delta, "content"
     if hasattr(choice, "text"):
@@ -110,7 +146,7 @@ def _text_holder(choice: Any) -> tuple[Any, str]:
 
 
 def _choices(chunk: Any) -> list[Any]:
-    return list(getattr(chunk, "choices", None) or ())
+    return list(_read(chunk, "choices") or ())
 
 
 class _ArgsMaskers:
@@ -161,22 +197,21 @@ def _owned(chunk: Any) -> Any:
     text of chunks kept by reference and repeated the text of chunks kept as copies (the
     final usage chunk), so a cached stream replayed wrong text and invalid tool-call JSON.
     """
-    copier = getattr(chunk, "model_copy", None)
-    if not callable(copier):
+    if not isinstance(chunk, BaseModel):
         return copy.deepcopy(chunk)
     # Only the choices and their deltas (or legacy ``text``) are rewritten: copying those
     # three levels shallowly is enough, and far cheaper per chunk than a deep copy.
-    new = copier()
+    new = _clone(chunk)
     choices = []
     for choice in _choices(chunk):
-        c = choice.model_copy() if hasattr(choice, "model_copy") else copy.copy(choice)
-        delta = getattr(c, "delta", None)
+        c = _clone(choice)
+        delta = _read(c, "delta")
         if delta is not None:
-            d = delta.model_copy() if hasattr(delta, "model_copy") else copy.copy(delta)
-            if isinstance(getattr(d, "tool_calls", None), list):
+            d = _clone(delta)
+            calls = _read(d, "tool_calls")
+            if isinstance(calls, list):
                 tc = [
-                    t.model_copy(deep=True) if hasattr(t, "model_copy") else copy.deepcopy(t)
-                    for t in d.tool_calls
+                    t.model_copy(deep=True) if hasattr(t, "model_copy") else copy.deepcopy(t) for t in calls
                 ]
                 _set_field(d, "tool_calls", tc)
             _set_field(c, "delta", d)
@@ -201,18 +236,18 @@ async def mask_chunks(
             delta, name = _text_holder(choice)
             if delta is None:
                 continue
-            idx = int(getattr(choice, "index", 0) or 0)
+            idx = int(_read(choice, "index") or 0)
             masker = maskers.get(idx)
             if masker is None:
                 masker = maskers[idx] = make_masker()
-            content = getattr(delta, name, None)
+            content = _read(delta, name)
             out = masker.push(content) if isinstance(content, str) and content else ""
-            finished = bool(getattr(choice, "finish_reason", None))
+            finished = bool(_read(choice, "finish_reason"))
             if finished:
                 out += masker.flush()
             rewrite = bool((isinstance(content, str) or out) and out != content)
             args = make_args_masker is not None and bool(
-                getattr(delta, "tool_calls", None) or (finished and idx in args_maskers)
+                _read(delta, "tool_calls") or (finished and idx in args_maskers)
             )
             if (rewrite or args) and not owned:
                 chunk, owned = _owned(chunk), True
@@ -222,7 +257,7 @@ async def mask_chunks(
                 _set_field(delta, name, out)
             if make_args_masker is not None:
                 am = args_maskers.get(idx)
-                if am is None and getattr(delta, "tool_calls", None):
+                if am is None and _read(delta, "tool_calls"):
                     am = args_maskers[idx] = _ArgsMaskers(make_args_masker)
                 if am is not None:
                     am.push(delta)

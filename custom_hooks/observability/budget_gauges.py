@@ -76,9 +76,13 @@ async def budget_rows(
 
 
 def set_budget_gauges(m: GatewayMetrics, rows: Iterable[tuple[str, str, str, float, float]]) -> None:
+    from custom_hooks.observability.litellm_metrics import get_litellm_metrics
+
+    lm = get_litellm_metrics()  # LiteLLM's names for the same numbers (its dashboards read them)
     for scope, label_id, window, limit, remaining in rows:
         m.budget_limit.labels(scope=scope, id=label_id, window=window).set(limit)
         m.budget_remaining.labels(scope=scope, id=label_id, window=window).set(remaining)
+        lm.set_budgets(scope, label_id, limit, remaining)
 
 
 async def refresh_budget_gauges(m: GatewayMetrics, min_interval_s: float = 10.0) -> None:

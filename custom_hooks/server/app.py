@@ -25,6 +25,7 @@ COMPONENTS = (
     "custom_hooks.ledger.writer",
     "custom_hooks.governance.budgets",
     "custom_hooks.routing.cache",
+    "custom_hooks.guardrails.stream_dispatch",  # no per-chunk hook dispatch when nothing hooks chunks
     "agent_routes.runtime.startup",  # agent thread store, run tokens
 )
 

@@ -33,8 +33,7 @@ HOOKS = [
     "custom_hooks.cost_router.cost_router",
     "custom_hooks.budget_guard.budget_guard",
     "custom_hooks.spend_ledger.spend_ledger",
-    "prometheus",
-    "custom_hooks.metrics.metrics",
+    "custom_hooks.metrics.metrics",  # also LiteLLM's metric families (no "prometheus" callback)
     "custom_hooks.request_log.request_log",
     "agent_routes.run_reporter.run_reporter",
 ]
@@ -63,7 +62,7 @@ LIMIT_AGENTS = {
 
 
 def _overrides(upstream_url: str, workdir: Path) -> dict[str, Any]:
-    callbacks = [h for h in HOOKS if h == "prometheus" or _module_exists(h)]
+    callbacks = [h for h in HOOKS if _module_exists(h)]
     # model_list is replaced by an override: start from the harness's version of the shipped one.
     shipped = yaml.safe_load(make_test_config(upstream_url, None, workdir / "base.yaml").read_text())
     models = list(shipped["model_list"]) + [

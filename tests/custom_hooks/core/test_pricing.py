@@ -191,3 +191,22 @@ def test_agents_from_the_registry_are_agents_whatever_their_model_says() -> None
     assert (
         spec is not None and spec.is_agent and spec.fixed_estimate == RoutingConfig().agent_default_estimate
     )
+
+
+@pytest.mark.parametrize("tokenizer_model", ["gpt-4o", "gpt-4o-mini", "claude-haiku-4-5", "unknown-model-x"])
+def test_counts_equal_litellm_token_counter_with_its_own_tokenizer_selection(tokenizer_model: str) -> None:
+    """The tokenizer is selected once per model; the counts are LiteLLM's, exactly."""
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "name": "bob", "content": "Wie spät ist es? 🕐 " * 20},
+        {"role": "user", "content": [{"type": "text", "text": "and this part"}]},
+    ]
+    tools = [{"type": "function", "function": {"name": "clock", "parameters": {"type": "object"}}}]
+    for _ in range(2):  # the second call uses the cached tokenizer
+        got = count_prompt_tokens({"messages": messages, "tools": tools}, "chat", tokenizer_model)
+        assert got == litellm.token_counter(
+            model=tokenizer_model, messages=messages, tools=tools, use_default_image_token_count=True
+        )
+        texts = {"input": ["first text", "zweiter Text 12345"]}
+        want = sum(litellm.token_counter(model=tokenizer_model, text=t) for t in texts["input"])
+        assert count_prompt_tokens(texts, "embedding", tokenizer_model) == want
