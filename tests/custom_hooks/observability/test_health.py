@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from custom_hooks.core.services import Services, use_services
 from custom_hooks.observability.health import (
     CheckResult,
     check_config,
@@ -82,8 +84,25 @@ async def test_readiness_names_what_is_wrong() -> None:
     assert healthy.status_code == 200 and body(healthy)["status"] == "healthy"
 
 
-async def test_config_check_on_the_shipped_config() -> None:
+async def test_config_check_on_the_shipped_config(shipped_services: Any) -> None:
     assert (await check_config()).ok
+
+
+async def test_config_check_fails_before_the_root_loaded_the_config() -> None:
+    with use_services(Services()):
+        result = await check_config()
+    assert not result.ok and "config" in (result.error or "")
+
+
+async def test_readiness_route_before_start_is_a_503_in_openai_format() -> None:
+    app = FastAPI()
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    with use_services(Services()):
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get("/gateway/health/ready")
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "gateway_starting" and r.json()["error"]["type"] == "api_error"
 
 
 async def test_liveness_route() -> None:
