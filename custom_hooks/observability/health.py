@@ -42,6 +42,7 @@ from custom_hooks.observability.metrics import get_metrics
 
 __all__ = [
     "EXTRA_CHECKS",
+    "PING_CLIENTS",
     "Check",
     "CheckResult",
     "check_limits",
@@ -114,22 +115,28 @@ async def check_store() -> CheckResult:
     return await ping_store(_store.get_store())
 
 
-_redis_clients: dict[str, Any] = {}
+# The readiness probe's Redis clients, one per URL (the observability step owns and closes them).
+PING_CLIENTS: Slot[dict[str, Any]] = Slot("redis-ping-clients", "the readiness probe")
 
 
-async def ping_redis(url: str, timeout: float = 1.5) -> CheckResult:
-    """PING Redis (one cached client per URL, short socket timeouts)."""
+async def ping_redis(url: str, timeout: float = 1.5, clients: dict[str, Any] | None = None) -> CheckResult:
+    """PING Redis with short socket timeouts: through ``clients`` (one kept per URL), else a
+    client opened and closed for this one ping."""
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
-    client = _redis_clients.get(url)
+    client = clients.get(url) if clients is not None else None
     if client is None:
         client = aioredis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-        _redis_clients[url] = client
+        if clients is not None:
+            clients[url] = client
     try:
         await client.ping()
     except (RedisError, OSError) as exc:
         return CheckResult(False, f"no answer from {_safe_url(url)} ({type(exc).__name__})")
+    finally:
+        if clients is None:
+            await client.aclose()
     return CheckResult(True)
 
 
@@ -183,9 +190,10 @@ def default_checks(timeout: float = 1.5) -> dict[str, Check]:
     extra = services().optional(EXTRA_CHECKS)
     redis_url = services().settings.redis_url
     if redis_url:
+        clients = services().get(PING_CLIENTS)
 
         async def redis_check() -> CheckResult:
-            return await ping_redis(redis_url, timeout)
+            return await ping_redis(redis_url, timeout, clients)
 
         checks["redis"] = redis_check
         checks["limits"] = check_limits

@@ -19,7 +19,7 @@ from typing import Any
 from custom_hooks.core.lifecycle import Step
 from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.observability.budget_gauges import Throttle
-from custom_hooks.observability.health import EXTRA_CHECKS, Check
+from custom_hooks.observability.health import EXTRA_CHECKS, PING_CLIENTS, Check
 from custom_hooks.observability.metrics import GatewayMetrics, get_metrics
 
 __all__ = ["OBSERVABILITY", "GaugeState", "mount", "refresh_gauges", "step"]
@@ -119,6 +119,7 @@ def step(checks: Mapping[str, Check] | None = None, pending: PendingSource | Non
         from custom_hooks.observability.hook_timing import instrument
 
         svc.provide(EXTRA_CHECKS, dict(checks or {}))
+        svc.provide(PING_CLIENTS, {})
         get_metrics()  # the metrics step ran: fail here, not in the loop
         n = instrument()
         log.info("timing %d gateway hooks", n)
@@ -134,6 +135,9 @@ def step(checks: Mapping[str, Check] | None = None, pending: PendingSource | Non
             state.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await state.task
+        for client in (svc.take(PING_CLIENTS) or {}).values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
             from prometheus_client import multiprocess
 

@@ -38,20 +38,27 @@ async def test_store_check(tmp_path: Path) -> None:
 
 
 async def test_redis_check_follows_the_server(redis_server: RedisServer) -> None:
-    assert (await ping_redis(redis_server.url, 1.0)).ok
+    clients: dict[str, Any] = {}  # what the observability step keeps: one client per URL
+    assert (await ping_redis(redis_server.url, 1.0, clients)).ok
     redis_server.stop()
     try:
-        down = await ping_redis(redis_server.url, 1.0)
+        down = await ping_redis(redis_server.url, 1.0, clients)
         assert not down.ok and "no answer" in (down.error or "")
         assert "@" not in (down.error or "")
     finally:
         redis_server.start()
     for _ in range(20):  # the cached client reconnects on its next command
-        if (await ping_redis(redis_server.url, 1.0)).ok:
+        if (await ping_redis(redis_server.url, 1.0, clients)).ok:
             break
         await asyncio.sleep(0.1)
     else:
         pytest.fail("redis check did not recover after restart")
+    assert list(clients) == [redis_server.url]
+    await clients[redis_server.url].aclose()
+
+
+async def test_a_one_off_redis_ping_closes_its_client(redis_server: RedisServer) -> None:
+    assert (await ping_redis(redis_server.url, 1.0)).ok
 
 
 async def test_readiness_names_what_is_wrong() -> None:
