@@ -109,3 +109,13 @@ def postgres_server() -> Iterator[PostgresServer]:
     yield server
     server.stop()
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def shipped_services() -> Iterator[Any]:
+    """Services over the shipped config.yaml, installed for one test (no service started)."""
+    from custom_hooks.core.services import use_services
+    from tests.harness.built_services import shipped_services as build
+
+    with use_services(build()) as svc:
+        yield svc

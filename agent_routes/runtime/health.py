@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from agent_routes.runtime.context import AgentContext
 from agent_routes.runtime.registry import agents_config, build_graph, registry_problems
-from agent_routes.runtime.threads import Owner, get_thread_store
-from custom_hooks.core.lifecycle import current_config
+from agent_routes.runtime.threads import THREAD_STORE, Owner
+from custom_hooks.core.services import services
 from custom_hooks.observability.health import CheckResult
 
 __all__ = ["check_agents", "count_pending_approvals"]
@@ -18,17 +18,14 @@ __all__ = ["check_agents", "count_pending_approvals"]
 async def check_agents() -> CheckResult:
     """Agents built: the registry resolves (every graph factory imports, every model exists)
     and, when agents are configured, their thread store (checkpointer) is open."""
-    cfg = current_config()
+    cfg = services().config
     registry = cfg.gateway.agents.registry
     problems: list[str] = []
     for key, problem, _fix, fatal in registry_problems(cfg.gateway.agents, cfg.model_list):
         if fatal:  # warnings don't fail readiness
             problems.append(f"{key}: {problem}")
-    if registry and not problems:
-        try:
-            get_thread_store()
-        except RuntimeError:
-            problems.append("the agents' thread store is not open (start-up did not finish or failed)")
+    if registry and not problems and not services().started(THREAD_STORE):
+        problems.append("the agents' thread store is not open (start-up did not finish or failed)")
     if problems:
         return CheckResult(False, "; ".join(problems[:5]))
     return CheckResult(True, detail=f"{len(registry)} agents")
@@ -41,10 +38,9 @@ async def count_pending_approvals(limit: int = 200) -> dict[str, int] | None:
     tools, the graph state's pending interrupts (at most ``limit`` threads). Run from the
     background loop, not per scrape.
     """
-    try:
-        store = get_thread_store()
-    except RuntimeError:
+    if not services().started(THREAD_STORE):
         return None
+    store = services().get(THREAD_STORE)
     registry = agents_config().registry
     gated = {name for name, spec in registry.items() if spec.approval_required}
     counts = dict.fromkeys(gated, 0)

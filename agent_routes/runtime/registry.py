@@ -161,13 +161,13 @@ async def pending_approvals_by_agent(
     Every agent with ``approval_required`` tools is listed (0 when none wait), so a gauge
     fed from this drops back to 0. Empty when the thread store is not open in this process.
     """
-    from agent_routes.runtime.threads import get_thread_store
+    from agent_routes.runtime.threads import THREAD_STORE
+    from custom_hooks.core.services import services
 
     if store is None:
-        try:
-            store = get_thread_store()
-        except RuntimeError:
+        if not services().started(THREAD_STORE):
             return {}
+        store = services().get(THREAD_STORE)
     registry = (agents or agents_config()).registry
     counts = {name: 0 for name, spec in registry.items() if spec.approval_required}
     counts.update(await store.pending_counts())

@@ -25,9 +25,11 @@ from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
 
+from custom_hooks.core.config import GatewayConfig
 from custom_hooks.core.errors import gateway_error_of, to_client_facing
+from custom_hooks.core.services import Slot, services
 
-__all__ = ["RunReporter", "is_agent_request", "run_headers"]
+__all__ = ["AGENT_MODELS", "RunReporter", "agent_models_of", "is_agent_request", "run_headers"]
 
 
 def _agent_run_of(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -37,23 +39,15 @@ def _agent_run_of(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return run if isinstance(run, Mapping) else None
 
 
-# (config, its agent model names): the config object current_config() returned last time.
-_agent_models_of: tuple[object, Mapping[str, str]] | None = None
+# model name -> agent for the served config (filled by the agents step).
+AGENT_MODELS: Slot[Mapping[str, str]] = Slot("agent-models", "the agent model names")
 
 
-def _current_agent_models() -> Mapping[str, str]:
-    """model name -> agent for the running config, computed once per loaded config."""
-    global _agent_models_of
+def agent_models_of(config: GatewayConfig) -> Mapping[str, str]:
+    """model name -> agent for ``config`` (the agents step provides it as :data:`AGENT_MODELS`)."""
     from custom_hooks.core.catalog import agent_model_names
-    from custom_hooks.core.lifecycle import current_config
 
-    config = current_config()
-    cached = _agent_models_of
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    names = agent_model_names(config.model_list)
-    _agent_models_of = (config, names)
-    return names
+    return agent_model_names(config.model_list)
 
 
 def is_agent_request(data: Mapping[str, Any], agent_models: Mapping[str, str] | None = None) -> bool:
@@ -69,10 +63,7 @@ def is_agent_request(data: Mapping[str, Any], agent_models: Mapping[str, str] | 
     if not isinstance(model, str) or not model:
         return False
     if agent_models is None:
-        try:
-            agent_models = _current_agent_models()
-        except Exception:  # no config in this process: nothing is an agent
-            return False
+        agent_models = services().get(AGENT_MODELS)
     return model in agent_models
 
 

@@ -1,42 +1,34 @@
-"""Open the agents' state at gateway start, close it at shutdown."""
+"""The agents' start-up step: their model names and thread store at gateway start; closed at shutdown.
+
+The composition root (:mod:`custom_hooks.server.app`) lists :data:`STEP` after the run
+tokens, and hands :func:`~agent_routes.runtime.health.check_agents` and
+:func:`~agent_routes.runtime.health.count_pending_approvals` to the observability step.
+"""
 
 from __future__ import annotations
 
-from agent_routes.runtime.health import check_agents, count_pending_approvals
-from agent_routes.runtime.threads import get_thread_store, open_thread_store, set_thread_store
-from custom_hooks.auth import run_tokens as _run_tokens
-from custom_hooks.core import lifecycle as _lifecycle
-from custom_hooks.core.config import GatewayConfig
-from custom_hooks.core.settings import GatewaySettings
-from custom_hooks.observability import health, wiring
+from agent_routes.runtime.reporting import AGENT_MODELS, agent_models_of
+from agent_routes.runtime.threads import THREAD_STORE, open_thread_store
+from custom_hooks.core.lifecycle import Step
+from custom_hooks.core.services import Services
 
-__all__: list[str] = []
+__all__ = ["STEP"]
 
 
-async def _start(settings: GatewaySettings, config: GatewayConfig) -> None:
-    agents = config.gateway.agents
+async def _start(svc: Services) -> None:
+    svc.provide(AGENT_MODELS, agent_models_of(svc.config))
+    agents = svc.config.gateway.agents
     store = await open_thread_store(
-        settings.resolved_checkpoint_url(), scope=agents.thread_scope, redis_url=settings.redis_url
+        svc.settings.resolved_checkpoint_url(), scope=agents.thread_scope, redis_url=svc.settings.redis_url
     )
-    set_thread_store(store)
-    _run_tokens.configure(None)
-    _run_tokens.get_run_tokens()  # build now: a bad secret or Redis URL fails at start
+    svc.provide(THREAD_STORE, store)
 
 
-async def _stop() -> None:
-    try:
-        store = get_thread_store()
-    except RuntimeError:
-        return
-    set_thread_store(None)
-    await store.close()
-    tokens = _run_tokens.get_run_tokens()
-    close = getattr(tokens.store, "aclose", None)
-    if close is not None:
-        await close()
+async def _stop(svc: Services) -> None:
+    svc.take(AGENT_MODELS)
+    store = svc.take(THREAD_STORE)
+    if store is not None:
+        await store.close()
 
 
-health.register_check("agents", check_agents)
-wiring.register_pending_approvals(count_pending_approvals)
-_lifecycle.on_startup("agents", _start)
-_lifecycle.on_shutdown("agents", _stop)
+STEP = Step("agents", _start, _stop)

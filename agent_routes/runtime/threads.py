@@ -30,15 +30,16 @@ from typing import Any, Literal, Protocol
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agent_routes.runtime.thread_leases import LeaseBackend, RedisLeases
+from custom_hooks.core.services import Slot, services
 
 __all__ = [
+    "THREAD_STORE",
     "Owner",
     "ThreadRecord",
     "ThreadStore",
     "copy_thread",
     "get_thread_store",
     "open_thread_store",
-    "set_thread_store",
 ]
 
 log = logging.getLogger("gateway.agents.threads")
@@ -522,16 +523,12 @@ async def open_thread_store(
     )
 
 
-_store: ThreadStore | None = None
-
-
-def set_thread_store(store: ThreadStore | None) -> None:
-    global _store
-    _store = store
+THREAD_STORE: Slot[ThreadStore] = Slot("agent-threads", "the agents' thread store")
 
 
 def get_thread_store() -> ThreadStore:
-    """The process's thread store (opened at start-up by :mod:`agent_routes.runtime.startup`)."""
-    if _store is None:
-        raise RuntimeError("agent thread store is not open (gateway start-up did not run)")
-    return _store
+    """The process's thread store (opened by the agents step, :mod:`agent_routes.runtime.startup`).
+
+    Raises :class:`~custom_hooks.core.services.GatewayStarting` before it opened.
+    """
+    return services().get(THREAD_STORE)

@@ -28,14 +28,14 @@ from custom_hooks.auth.keys import (
     hashes_equal,
     identity_from_records,
 )
-from custom_hooks.core import lifecycle as _lifecycle
 from custom_hooks.core.errors import (
     AuthenticationFailed,
     BadRequest,
     NotFound,
     PermissionDenied,
-    ServiceUnavailable,
 )
+from custom_hooks.core.lifecycle import Step
+from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.edge.front_door import (
     BODY_STATE,
     PARSED_STATE,
@@ -46,9 +46,11 @@ from custom_hooks.edge.front_door import (
 from custom_hooks.edge.model_resolution import ModelDirectory, Resolved, resolve
 from custom_hooks.edge.request_policy import check_header_ids, check_request, parse_body
 from custom_hooks.edge.surface import RouteInfo, Surface
-from custom_hooks.store.store import Row, Store, get_store, store_started
+from custom_hooks.store.store import STORE, Row, Store
 
 __all__ = [
+    "AUTHENTICATOR",
+    "STEP",
     "Authenticator",
     "KeyBlocked",
     "KeyExpired",
@@ -381,42 +383,40 @@ def _granted(ident: Identity, info: RouteInfo) -> bool:
     )
 
 
-# --- the process-wide authenticator ------------------------------------------------------
+# --- the process's authenticator -----------------------------------------------------
 
-_authenticator: Authenticator | None = None
+AUTHENTICATOR: Slot[Authenticator] = Slot("authenticator", "the key store")
 
 
 def get_authenticator() -> Authenticator:
-    """This process's authenticator, built on first use from the open store and config."""
-    global _authenticator
-    if _authenticator is None:
-        if not store_started():
-            raise ServiceUnavailable("The gateway is still starting (key store not open); retry shortly.")
-        from custom_hooks.core.lifecycle import current_config
-        from custom_hooks.core.settings import get_settings
-
-        cfg = current_config()
-        opts = cfg.gateway.governance.identity
-        _authenticator = Authenticator(
-            get_store(),
-            master_key=get_settings().resolved_master_key(),
-            model_names=cfg.model_names,
-            cache_ttl_s=opts.auth_cache_ttl_s,
-            user_budget=(opts.user_max_budget, opts.user_budget_duration),
-            directory=lambda: ModelDirectory.from_model_list(cfg.model_list, cfg.gateway.agents.registry),
-        )
-    return _authenticator
+    """This process's authenticator (:class:`GatewayStarting` before the auth step ran)."""
+    return services().get(AUTHENTICATOR)
 
 
 def invalidate_cache() -> None:
     """Drop cached identities on this instance (admin API calls this after every change)."""
-    if _authenticator is not None:
-        _authenticator.invalidate()
+    get_authenticator().invalidate()
 
 
-async def _stop() -> None:
-    global _authenticator
-    _authenticator = None
+async def _start(svc: Services) -> None:
+    cfg = svc.config
+    opts = cfg.gateway.governance.identity
+    directory = ModelDirectory.from_model_list(cfg.model_list, cfg.gateway.agents.registry)
+    svc.provide(
+        AUTHENTICATOR,
+        Authenticator(
+            svc.get(STORE),
+            master_key=svc.settings.resolved_master_key(),
+            model_names=cfg.model_names,
+            cache_ttl_s=opts.auth_cache_ttl_s,
+            user_budget=(opts.user_max_budget, opts.user_budget_duration),
+            directory=lambda: directory,
+        ),
+    )
 
 
-_lifecycle.on_shutdown("auth", _stop)
+async def _stop(svc: Services) -> None:
+    svc.take(AUTHENTICATOR)
+
+
+STEP = Step("auth", _start, _stop)

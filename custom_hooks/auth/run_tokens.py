@@ -31,8 +31,13 @@ from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
 from custom_hooks.core.errors import ServiceUnavailable
+from custom_hooks.core.lifecycle import Step
+from custom_hooks.core.services import Services, Slot, services
+from custom_hooks.core.settings import GatewaySettings
 
 __all__ = [
+    "RUN_TOKENS",
+    "STEP",
     "TOKEN_PREFIX",
     "LocalRunStore",
     "RedisRunStore",
@@ -40,7 +45,7 @@ __all__ = [
     "RunTokens",
     "SqliteRunStore",
     "averify_run_token",
-    "configure",
+    "build_run_tokens",
     "derive_secret",
     "get_run_tokens",
 ]
@@ -292,44 +297,45 @@ class RunTokens:
             log.warning("run store unreachable; run %s expires with its token instead", run_id)
 
 
-_default: RunTokens | None = None
-
-
-def configure(tokens: RunTokens | None) -> None:
-    """Install the process's :class:`RunTokens` (done at start-up; None = rebuild lazily)."""
-    global _default
-    _default = tokens
+RUN_TOKENS: Slot[RunTokens] = Slot("run-tokens", "the agent run tokens")
 
 
 def get_run_tokens() -> RunTokens:
-    """The process's run tokens: secret and store from the settings and config."""
-    global _default
-    if _default is None:
-        from custom_hooks.core.settings import get_settings
+    """The process's run tokens (:class:`GatewayStarting` before the run-tokens step ran)."""
+    return services().get(RUN_TOKENS)
 
-        settings = get_settings()
-        raw_secret = settings.run_token_secret
-        secret = (
-            hashlib.sha256(raw_secret.get_secret_value().encode()).digest()
-            if raw_secret is not None
-            else derive_secret(settings.resolved_master_key())
-        )
-        failure: Literal["closed", "open"] = "closed"
-        try:
-            from custom_hooks.core.lifecycle import current_config
 
-            failure = current_config().gateway.agents.shared_state_failure
-        except Exception:  # no readable config (unit use): keep the safe default
-            failure = "closed"
-        store: RunStore
-        if settings.redis_url:
-            store = RedisRunStore(settings.redis_url)
-        elif settings.workers > 1:  # inner calls may land on a sibling worker
-            store = SqliteRunStore(str(settings.resolved_data_dir() / "active_runs.db"))
-        else:
-            store = LocalRunStore()
-        _default = RunTokens(secret, store, on_store_failure=failure)
-    return _default
+def build_run_tokens(settings: GatewaySettings, failure: Literal["closed", "open"]) -> RunTokens:
+    """Run tokens from the settings: the secret, and where active runs are registered."""
+    raw_secret = settings.run_token_secret
+    secret = (
+        hashlib.sha256(raw_secret.get_secret_value().encode()).digest()
+        if raw_secret is not None
+        else derive_secret(settings.resolved_master_key())
+    )
+    store: RunStore
+    if settings.redis_url:
+        store = RedisRunStore(settings.redis_url)
+    elif settings.workers > 1:  # inner calls may land on a sibling worker
+        store = SqliteRunStore(str(settings.resolved_data_dir() / "active_runs.db"))
+    else:
+        store = LocalRunStore()
+    return RunTokens(secret, store, on_store_failure=failure)
+
+
+async def _start(svc: Services) -> None:
+    # Built at start: a bad secret or Redis URL fails here, not on the first agent call.
+    svc.provide(RUN_TOKENS, build_run_tokens(svc.settings, svc.config.gateway.agents.shared_state_failure))
+
+
+async def _stop(svc: Services) -> None:
+    tokens = svc.take(RUN_TOKENS)
+    close = getattr(tokens.store, "aclose", None) if tokens is not None else None
+    if close is not None:
+        await close()
+
+
+STEP = Step("run-tokens", _start, _stop)
 
 
 async def averify_run_token(token: str) -> RunClaims | None:

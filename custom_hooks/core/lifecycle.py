@@ -1,75 +1,87 @@
-"""Start and stop the gateway's own state inside LiteLLM's lifespan.
+"""Start and stop the gateway's own state inside LiteLLM's lifespan, in an explicit order.
 
-LiteLLM loads ``config.yaml`` (and so imports our hooks) during its own start-up;
-:func:`startup` runs right after that and :func:`shutdown` runs first on SIGTERM, once
-uvicorn has stopped taking requests, so queues (the ledger) drain before exit.
+The composition root (:mod:`custom_hooks.server.app`) lists the start-up :class:`Step` s
+(name, start, stop); :func:`start_steps` runs them in that order, each filling its slot of
+the :class:`~custom_hooks.core.services.Services`, and :func:`stop_steps` closes the
+started ones in reverse. A step that fails at start stops the ones already started, then
+the error propagates (the process does not serve half-started).
 
-Each area registers what it owns with :func:`on_startup` / :func:`on_shutdown` from a
-normally imported module; the registration order is the start order, and shutdown runs
-in reverse.
+LiteLLM loads ``config.yaml`` (and so imports our hooks) during its own start-up; the steps
+run right after that, and stop first on SIGTERM, once uvicorn has stopped taking requests,
+so queues (the ledger) drain before exit. Nothing registers itself by being imported.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
-from custom_hooks.core.config import GatewayConfig, load_config_cached
-from custom_hooks.core.settings import GatewaySettings, get_settings
+from custom_hooks.core.config import GatewayConfig
+from custom_hooks.core.services import Services, services
 
-__all__ = ["current_config", "on_shutdown", "on_startup", "shutdown", "startup"]
+__all__ = ["Step", "current_config", "freeze_startup_heap", "start_steps", "stop_steps"]
 
 log = logging.getLogger("gateway.lifecycle")
 
-StartFn = Callable[[GatewaySettings, GatewayConfig], Awaitable[None]]
-StopFn = Callable[[], Awaitable[None]]
-
-_starters: list[tuple[str, StartFn]] = []
-_stoppers: list[tuple[str, StopFn]] = []
+StartFn = Callable[[Services], Awaitable[None]]
+StopFn = Callable[[Services], Awaitable[None]]
 
 
-def on_startup(name: str, fn: StartFn) -> None:
-    """Run ``fn(settings, config)`` at start (idempotent per name)."""
-    if all(n != name for n, _ in _starters):
-        _starters.append((name, fn))
+async def _nothing(_svc: Services) -> None:
+    return None
 
 
-def on_shutdown(name: str, fn: StopFn) -> None:
-    """Run ``fn()`` at shutdown, in reverse registration order (idempotent per name)."""
-    if all(n != name for n, _ in _stoppers):
-        _stoppers.append((name, fn))
+@dataclass(frozen=True)
+class Step:
+    """One part of start-up: ``start`` fills its services, ``stop`` closes them."""
+
+    name: str
+    start: StartFn
+    stop: StopFn = _nothing
 
 
 def current_config() -> GatewayConfig:
-    """The config.yaml this process serves."""
-    return load_config_cached(str(get_settings().config))
+    """The config.yaml this process serves (:class:`GatewayStarting` before the root set it)."""
+    return services().config
 
 
-async def startup(components: Sequence[str]) -> None:
-    """Import each component module (importing one registers its start and stop), then start all.
+async def stop_steps(started: Sequence[Step], svc: Services) -> None:
+    """Stop ``started`` in reverse order; one failing stop does not keep the others from draining."""
+    for step in reversed(started):
+        log.info("stopping %s", step.name)
+        try:
+            await step.stop(svc)
+        except Exception:  # shutdown of one part must not stop the others draining
+            log.exception("stopping %s failed", step.name)
 
-    The composition root (:mod:`custom_hooks.server.app`) names the components; the core
-    names none of them.
+
+async def start_steps(steps: Sequence[Step], svc: Services) -> list[Step]:
+    """Start ``steps`` in order; returns them for :func:`stop_steps`.
+
+    If one fails, the ones already started are stopped (in reverse) and the error is raised;
+    the failing step cleans up after itself.
     """
-    for name in components:
-        importlib.import_module(name)
-    settings, config = get_settings(), current_config()
-    for name, fn in _starters:
-        log.info("starting %s", name)
-        await fn(settings, config)
-    # Everything alive now (LiteLLM, the config, graphs, pools) lives as long as the process:
-    # move it out of the collector's reach, so full collections stop scanning ~1M objects
-    # (each such pass held the loop for 0.4-0.6 s under load). Start-up garbage goes first.
+    started: list[Step] = []
+    for step in steps:
+        log.info("starting %s", step.name)
+        try:
+            await step.start(svc)
+        except BaseException:
+            log.error("starting %s failed; stopping what had started", step.name)
+            await stop_steps(started, svc)
+            raise
+        started.append(step)
+    return started
+
+
+def freeze_startup_heap() -> None:
+    """Move what start-up built out of the collector's reach (call once, after the steps).
+
+    Everything alive now (LiteLLM, the config, graphs, pools) lives as long as the process;
+    frozen, full collections stop scanning ~1M objects (each such pass held the loop for
+    0.4-0.6 s under load). Start-up garbage goes first.
+    """
     gc.collect()
     gc.freeze()
-
-
-async def shutdown() -> None:
-    for name, fn in reversed(_stoppers):
-        log.info("stopping %s", name)
-        try:
-            await fn()
-        except Exception:  # shutdown of one part must not stop the others draining
-            log.exception("stopping %s failed", name)

@@ -61,10 +61,11 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
 
 from custom_hooks.core import clock as _clock
-from custom_hooks.core import lifecycle as _lifecycle
 from custom_hooks.core.errors import to_proxy_exception
+from custom_hooks.core.lifecycle import Step
 from custom_hooks.core.record import gateway_metadata, identity_of, request_metadata
 from custom_hooks.core.sections.governance import FailurePolicy, SpendSettings
+from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.governance.verdict import BudgetVerdict, Check, WindowSpend, budget_headers, budget_verdict
 from custom_hooks.governance.windows import (
     InProcessCounters,
@@ -74,16 +75,17 @@ from custom_hooks.governance.windows import (
     member,
     window_for,
 )
-from custom_hooks.store.redis_recovery import RedisRecovery, get_recovery, set_recovery
+from custom_hooks.store.redis_recovery import RECOVERY, RedisRecovery
 
 __all__ = [
+    "BUDGETS",
+    "STEP",
     "BudgetGuard",
     "BudgetService",
     "BudgetVerdict",
     "Reservation",
     "SpendSinceFn",
     "get_budget_service",
-    "set_budget_service",
 ]
 
 log = logging.getLogger("gateway.budgets")
@@ -399,10 +401,7 @@ def _model_is_agent(model: str | None) -> bool:
 
     if not model:
         return False
-    try:
-        cfg = _lifecycle.current_config()
-    except Exception:  # no config (unit tests): nothing is an agent
-        return False
+    cfg = services().config
     spec = catalog_for(str(cfg.path))[1].get(model)
     return bool(spec is not None and spec.is_agent) or model in cfg.gateway.agents.registry
 
@@ -417,30 +416,22 @@ def estimate_cost(
     from custom_hooks.core.pricing import catalog_for, request_kind, request_shape
     from custom_hooks.core.pricing import estimate_cost as price
 
-    try:
-        cfg = _lifecycle.current_config()
-        spec = catalog_for(str(cfg.path))[1].get(str(data.get("model")))
-    except Exception:
-        return 0.0
+    cfg = services().config
+    spec = catalog_for(str(cfg.path))[1].get(str(data.get("model")))
     if spec is None:
         return 0.0
     shape = request_shape(data, request_kind(call_type, data), spec.tokenizer_model, approx=True)
     return float(price(spec, shape, default_output_tokens))
 
 
-# --- the process-wide service --------------------------------------------------------
+# --- the process's service -------------------------------------------------------------
 
-_service: BudgetService | None = None
-
-
-def get_budget_service() -> BudgetService | None:
-    return _service
+BUDGETS: Slot[BudgetService] = Slot("budgets", "the budget service")
 
 
-def set_budget_service(service: BudgetService | None) -> None:
-    """Install the service hooks use (start-up; tests install their own)."""
-    global _service
-    _service = service
+def get_budget_service() -> BudgetService:
+    """The process's budget service (:class:`GatewayStarting` before the budgets step ran)."""
+    return services().get(BUDGETS)
 
 
 def _budget_md(md: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -463,14 +454,14 @@ class BudgetGuard(CustomLogger):
         self._is_agent = is_agent or _model_is_agent
 
     @property
-    def service(self) -> BudgetService | None:
+    def service(self) -> BudgetService:
         return self._own or get_budget_service()
 
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
         svc = self.service
-        if svc is None or not svc.settings.enforce_budgets:
+        if not svc.settings.enforce_budgets:
             return data
         ident = identity_of(user_api_key_dict)
         budgets = [b for b in ident.get("budgets") or [] if b.get("max_budget") is not None]
@@ -516,11 +507,10 @@ class BudgetGuard(CustomLogger):
     ) -> Any:
         # Non-streaming: settle before the response leaves, so the next call sees the real cost.
         b = _budget_md(request_metadata(data))
-        svc = self.service
-        if svc is not None and b.get("reservation_id"):
+        if b.get("reservation_id"):
             hidden = getattr(response, "_hidden_params", None) or {}
             cost = 0.0 if b.get("agent") else float(hidden.get("response_cost") or 0.0)
-            await svc.charge(b["reservation_id"], cost)
+            await self.service.charge(b["reservation_id"], cost)
         return response
 
     async def async_log_success_event(
@@ -529,22 +519,21 @@ class BudgetGuard(CustomLogger):
         # Streams (and anything the success hook did not settle) settle here.
         md = (kwargs.get("litellm_params") or {}).get("metadata") or {}
         b = _budget_md(md)
-        svc = self.service
-        if svc is None or not b.get("reservation_id"):
+        if not b.get("reservation_id"):
             return
         slo = kwargs.get("standard_logging_object") or {}
         cost = float(slo.get("response_cost") or kwargs.get("response_cost") or 0.0)
         if b.get("agent") or kwargs.get("cache_hit") or slo.get("cache_hit"):
             cost = 0.0
-        await svc.charge(b["reservation_id"], cost)
+        await self.service.charge(b["reservation_id"], cost)
 
     async def async_log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         md = (kwargs.get("litellm_params") or {}).get("metadata") or {}
-        svc = self.service
-        if svc is not None:
-            await svc.release(_budget_md(md).get("reservation_id"))
+        rid = _budget_md(md).get("reservation_id")
+        if rid:
+            await self.service.release(rid)
 
     async def async_post_call_failure_hook(
         self,
@@ -553,10 +542,9 @@ class BudgetGuard(CustomLogger):
         user_api_key_dict: UserAPIKeyAuth,
         traceback_str: str | None = None,
     ) -> Any:
-        svc = self.service
-        if svc is not None:
-            b = _budget_md(request_metadata(request_data))
-            await svc.release(b.get("reservation_id"))
+        rid = _budget_md(request_metadata(request_data)).get("reservation_id")
+        if rid:
+            await self.service.release(rid)
         return None
 
     async def async_post_call_response_headers_hook(
@@ -568,7 +556,7 @@ class BudgetGuard(CustomLogger):
         litellm_call_info: dict[str, object] | None = None,
     ) -> dict[str, str] | None:
         svc = self.service
-        if svc is None or not svc.settings.headers:
+        if not svc.settings.headers:
             return None
         b = _budget_md(request_metadata(data))
         if b.get("limit") is None:
@@ -593,11 +581,12 @@ def _apply_rate_limit_policy(policy: FailurePolicy) -> None:
         settings["fail_closed_rate_limit_enforcement"] = policy.rate_limits == "closed"
 
 
-async def _start(settings: Any, config: Any) -> None:
+async def _start(svc: Services) -> None:
     from custom_hooks.ledger import writer as _ledger
     from custom_hooks.store import store as _store
 
-    gov = config.gateway.governance
+    settings, gov = svc.settings, svc.config.gateway.governance
+    store = svc.get(_store.STORE)
     counters: WindowCounters
     if settings.redis_url:
         counters = RedisCounters(settings.redis_url, timeout_s=gov.spend.redis_timeout_s)
@@ -612,46 +601,45 @@ async def _start(settings: Any, config: Any) -> None:
             )
 
     async def spend_since(scope: str, scope_id: str, since: datetime) -> float:
-        return await _store.get_store().spend_since(scope, scope_id, since)  # type: ignore[arg-type]
+        return await store.spend_since(scope, scope_id, since)  # type: ignore[arg-type]
 
-    svc = BudgetService(
+    budgets = BudgetService(
         counters,
         spend_since=spend_since,
         settings=gov.spend,
         policy=gov.failure_policy,
         consistent_read=_ledger.ledger_spend,
     )
-    set_budget_service(svc)
-    svc.start()
+    svc.provide(BUDGETS, budgets)
+    budgets.start()
     _apply_rate_limit_policy(gov.failure_policy)
+    recovery: RedisRecovery | None = None
     if settings.redis_url:
         recovery = RedisRecovery(
             settings.redis_url,
             probe_interval_s=gov.recovery.probe_interval_s,
             breaker_recovery_s=gov.recovery.breaker_recovery_s,
         )
-        recovery.on_recover(_reconcile_soon)
-        set_recovery(recovery)
+        recovery.on_recover(_reconcile_soon(budgets))
         recovery.start()
+    svc.provide(RECOVERY, recovery)  # None without Redis: absent, not "not started"
     log.info("budgets: window counters in %s", counters.backend)
 
 
-async def _reconcile_soon() -> None:
-    svc = get_budget_service()
-    if svc is not None:
-        svc.request_reconcile()
+def _reconcile_soon(budgets: BudgetService) -> Callable[[], Awaitable[None]]:
+    async def reconcile() -> None:
+        budgets.request_reconcile()
+
+    return reconcile
 
 
-async def _stop() -> None:
-    recovery = get_recovery()
-    set_recovery(None)
+async def _stop(svc: Services) -> None:
+    recovery = svc.take(RECOVERY)
     if recovery is not None:
         await recovery.close()
-    svc = get_budget_service()
-    set_budget_service(None)
-    if svc is not None:
-        await svc.close()
+    budgets = svc.take(BUDGETS)
+    if budgets is not None:
+        await budgets.close()
 
 
-_lifecycle.on_startup("budgets", _start)
-_lifecycle.on_shutdown("budgets", _stop)
+STEP = Step("budgets", _start, _stop)

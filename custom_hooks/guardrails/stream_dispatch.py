@@ -22,11 +22,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from custom_hooks.core import lifecycle as _lifecycle
-from custom_hooks.core.config import GatewayConfig
-from custom_hooks.core.settings import GatewaySettings
+from custom_hooks.core.lifecycle import Step
+from custom_hooks.core.services import Services
 
-__all__ = ["install"]
+__all__ = ["STEP", "install"]
 
 log = logging.getLogger("gateway.streaming")
 
@@ -48,11 +47,11 @@ def install(proxy_logging: Any) -> bool:
     return True
 
 
-async def _start(settings: GatewaySettings, config: GatewayConfig) -> None:
+async def _start(_svc: Services) -> None:
     from litellm.proxy import proxy_server
 
     if not install(proxy_server.proxy_logging_obj):
         log.warning("LiteLLM's per-chunk streaming gate was not found; streams use its default dispatch")
 
 
-_lifecycle.on_startup("stream-dispatch", _start)
+STEP = Step("stream-dispatch", _start)

@@ -8,7 +8,7 @@ task writes batches of ``gateway.governance.ledger.batch_size`` rows every
   rows are dropped and counted), the writer retries with exponential backoff up to
   ``retry_max_backoff_s``, and logs one line when the outage starts and one when it ends.
   Requests never wait for the store.
-- SIGTERM: :func:`drain` (registered with ``_lifecycle.on_shutdown``) waits for LiteLLM's
+- SIGTERM: :func:`drain` (the ledger step's stop) waits for LiteLLM's
   pending logging callbacks, then writes every buffered row (bounded by
   ``drain_timeout_s``). A hard kill (SIGKILL, OOM, power loss) loses the rows still
   buffered: at most ``flush_interval_s`` worth of traffic while the store is healthy,
@@ -40,12 +40,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from custom_hooks.core import lifecycle as _lifecycle
+from custom_hooks.core.lifecycle import Step
 from custom_hooks.core.sections.governance import LedgerSettings
+from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.store import schema as s
 from custom_hooks.store import store as _store
 
 __all__ = [
+    "LEDGER",
+    "STEP",
     "LedgerWriter",
     "drain",
     "enqueue",
@@ -278,48 +281,49 @@ async def upgrade_failure_rows(store: _store.Store, rows: list[Row]) -> int:
     return changed
 
 
-# --- the process-wide writer ---------------------------------------------------------
+# --- the process's writer ------------------------------------------------------------
 
-_writer: LedgerWriter | None = None
+LEDGER: Slot[LedgerWriter] = Slot("ledger", "the spend ledger")
+
+
+def _writer() -> LedgerWriter:
+    return services().get(LEDGER)
 
 
 def enqueue(row: Row) -> None:
-    """Queue one ledger row for writing (no-op before start-up, e.g. in unit tests)."""
-    if _writer is not None:
-        _writer.enqueue(row)
+    """Queue one ledger row for writing (:class:`GatewayStarting` before the ledger started)."""
+    _writer().enqueue(row)
 
 
 def pending_spend(scope: str, scope_id: str, since: datetime) -> float:
-    return _writer.pending_spend(scope, scope_id, since) if _writer is not None else 0.0
+    return _writer().pending_spend(scope, scope_id, since)
 
 
 async def ledger_spend(
     scope: str, scope_id: str, since: datetime, stored: Callable[[], Awaitable[float]]
 ) -> float:
     """Stored + buffered spend of one key/team/user since ``since``, read consistently."""
-    if _writer is None:
-        return float(await stored())
-    return await _writer.spend(scope, scope_id, since, stored)
+    return await _writer().spend(scope, scope_id, since, stored)
 
 
 def pending_by_scope(scope: str, since: datetime) -> dict[str, float]:
-    """Buffered spend per id of one scope since ``since`` (empty before start-up)."""
-    return _writer.pending_by_scope(scope, since) if _writer is not None else {}
+    """Buffered spend per id of one scope since ``since``."""
+    return _writer().pending_by_scope(scope, since)
 
 
 def ledger_queue_depth() -> int:
     """Rows buffered and not yet written (a gauge for /metrics)."""
-    return _writer.depth if _writer is not None else 0
+    return _writer().depth
 
 
 def ledger_write_failures_total() -> int:
     """Failed batch writes since start (a counter for /metrics)."""
-    return _writer.write_failures_total if _writer is not None else 0
+    return _writer().write_failures_total
 
 
 def ledger_rows_dropped_total() -> int:
     """Rows dropped because the buffer was full during a long store outage."""
-    return _writer.rows_dropped_total if _writer is not None else 0
+    return _writer().rows_dropped_total
 
 
 async def _flush_litellm_logging(timeout: float) -> None:
@@ -332,10 +336,9 @@ async def _flush_litellm_logging(timeout: float) -> None:
         await asyncio.wait_for(GLOBAL_LOGGING_WORKER.flush(), timeout=timeout)
 
 
-async def _start(_settings: Any, config: Any) -> None:
-    global _writer
-    store = _store.get_store()
-    gov = config.gateway.governance
+async def _start(svc: Services) -> None:
+    store = svc.get(_store.STORE)
+    gov = svc.config.gateway.governance
 
     async def insert(rows: list[Row]) -> int:
         return await store.insert_ledger_rows(rows)
@@ -343,21 +346,20 @@ async def _start(_settings: Any, config: Any) -> None:
     async def upgrade(rows: list[Row]) -> int:
         return await upgrade_failure_rows(store, rows)
 
-    _writer = LedgerWriter(insert, gov.ledger, upgrade=upgrade)
-    _writer.start()
+    writer = LedgerWriter(insert, gov.ledger, upgrade=upgrade)
+    writer.start()
+    svc.provide(LEDGER, writer)
 
 
-async def drain() -> None:
+async def drain(svc: Services) -> None:
     """Shutdown: flush LiteLLM's pending callbacks, then every buffered row."""
-    global _writer
-    if _writer is None:
+    writer = svc.take(LEDGER)
+    if writer is None:
         return
-    timeout = _writer.settings.drain_timeout_s
+    timeout = writer.settings.drain_timeout_s
     await _flush_litellm_logging(timeout / 2)
     await asyncio.sleep(0.05)  # callbacks scheduled as tasks by the flushed ones
-    await _writer.drain(timeout / 2)
-    _writer = None
+    await writer.drain(timeout / 2)
 
 
-_lifecycle.on_startup("ledger", _start)
-_lifecycle.on_shutdown("ledger", drain)
+STEP = Step("ledger", _start, drain)

@@ -13,24 +13,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from custom_hooks.observability.metrics import GatewayMetrics
 
-__all__ = ["budget_rows", "refresh_budget_gauges"]
+__all__ = ["Throttle", "budget_rows", "refresh_budget_gauges"]
 
 log = logging.getLogger("gateway.metrics")
 
-_last: dict[str, float] = {"at": 0.0}
+
+@dataclass
+class Throttle:
+    """When the budget gauges were last refreshed (monotonic seconds); the gauges' state holds one."""
+
+    at: float = 0.0
 
 
 def _per_key_opt_in() -> bool:
-    try:
-        from custom_hooks.core.lifecycle import current_config
+    from custom_hooks.core.services import services
 
-        return current_config().gateway.observability.budget_metrics_per_key
-    except Exception:
-        return False
+    return services().config.gateway.observability.budget_metrics_per_key
 
 
 async def budget_rows(
@@ -85,17 +88,15 @@ def set_budget_gauges(m: GatewayMetrics, rows: Iterable[tuple[str, str, str, flo
         lm.set_budgets(scope, label_id, limit, remaining)
 
 
-async def refresh_budget_gauges(m: GatewayMetrics, min_interval_s: float = 10.0) -> None:
-    """Refresh the budget gauges from the store when the last refresh is older than the interval."""
-    if time.monotonic() - _last["at"] < min_interval_s:
+async def refresh_budget_gauges(m: GatewayMetrics, last: Throttle, min_interval_s: float = 10.0) -> None:
+    """Refresh the budget gauges from the store when ``last`` is older than the interval."""
+    if time.monotonic() - last.at < min_interval_s:
         return
-    try:
-        from custom_hooks.store import store as _store
-    except ImportError:
-        return
+    from custom_hooks.store import store as _store
+
     if not _store.store_started():
         return
-    _last["at"] = time.monotonic()
+    last.at = time.monotonic()
     try:
         rows = await budget_rows(_store.get_store(), per_key=_per_key_opt_in())
     except Exception:  # store down: keep the last values; readiness reports the outage

@@ -12,8 +12,8 @@ Checks: config loaded; the key/ledger store answers ``SELECT 1``; Redis answers 
 ``GATEWAY_REDIS_URL`` is set; ``limits``: rate limits and budgets are enforced as
 configured (not degraded: no LiteLLM Redis circuit breaker open, no budget check that
 failed open or closed in the last 10 s, counters reconciled after an outage); agents
-built (a check the agents runtime registers with :func:`register_check`, else each
-configured agent's graph factory resolves). Each check runs with a timeout, concurrently,
+built (a check the composition root hands the observability step: each configured
+agent's graph factory resolves, its thread store is open). Each check runs with a timeout, concurrently,
 and updates ``gateway_dependency_up`` (``store``, ``redis``, ``limits``).
 
 Degraded but serving: a check may pass with ``"degraded": true``. The status is then
@@ -29,16 +29,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from custom_hooks.core.errors import GatewayError, error_response
+from custom_hooks.core.services import Slot, services
 from custom_hooks.observability.metrics import get_metrics
 
 __all__ = [
+    "EXTRA_CHECKS",
+    "PING_CLIENTS",
+    "Check",
     "CheckResult",
     "check_limits",
     "default_checks",
@@ -47,7 +52,6 @@ __all__ = [
     "ping_store",
     "readiness",
     "readiness_response",
-    "register_check",
     "router",
 ]
 
@@ -75,13 +79,9 @@ class CheckResult:
 
 
 Check = Callable[[], Awaitable[CheckResult]]
-_extra_checks: dict[str, Check] = {}
 _DEPENDENCIES = ("store", "redis", "limits")
-
-
-def register_check(name: str, fn: Check) -> None:
-    """Add (or replace) a readiness check, e.g. the agents runtime's "agents" check."""
-    _extra_checks[name] = fn
+# Checks beyond this module's (the agents'), named by the composition root at start-up.
+EXTRA_CHECKS: Slot[Mapping[str, Check]] = Slot("readiness-checks", "the readiness checks")
 
 
 def _safe_url(url: str) -> str:
@@ -94,12 +94,9 @@ def _safe_url(url: str) -> str:
 
 
 async def check_config() -> CheckResult:
-    from custom_hooks.core.lifecycle import current_config
-
-    try:
-        cfg = current_config()
-    except Exception as exc:
-        return CheckResult(False, f"config not loaded: {type(exc).__name__}")
+    if not services().has_config():
+        return CheckResult(False, "config not loaded")
+    cfg = services().config
     return CheckResult(True, detail=str(cfg.path.name))
 
 
@@ -111,31 +108,35 @@ async def ping_store(store: Any) -> CheckResult:
 
 
 async def check_store() -> CheckResult:
-    try:
-        from custom_hooks.store import store as _store
-    except ImportError:
-        return CheckResult(True, detail="no store module")
+    from custom_hooks.store import store as _store
+
     if not _store.store_started():
         return CheckResult(False, "the store is not open (start-up did not finish or failed)")
     return await ping_store(_store.get_store())
 
 
-_redis_clients: dict[str, Any] = {}
+# The readiness probe's Redis clients, one per URL (the observability step owns and closes them).
+PING_CLIENTS: Slot[dict[str, Any]] = Slot("redis-ping-clients", "the readiness probe")
 
 
-async def ping_redis(url: str, timeout: float = 1.5) -> CheckResult:
-    """PING Redis (one cached client per URL, short socket timeouts)."""
+async def ping_redis(url: str, timeout: float = 1.5, clients: dict[str, Any] | None = None) -> CheckResult:
+    """PING Redis with short socket timeouts: through ``clients`` (one kept per URL), else a
+    client opened and closed for this one ping."""
     import redis.asyncio as aioredis
     from redis.exceptions import RedisError
 
-    client = _redis_clients.get(url)
+    client = clients.get(url) if clients is not None else None
     if client is None:
         client = aioredis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-        _redis_clients[url] = client
+        if clients is not None:
+            clients[url] = client
     try:
         await client.ping()
     except (RedisError, OSError) as exc:
         return CheckResult(False, f"no answer from {_safe_url(url)} ({type(exc).__name__})")
+    finally:
+        if clients is None:
+            await client.aclose()
     return CheckResult(True)
 
 
@@ -157,16 +158,14 @@ def limits_result(
 
 async def check_limits() -> CheckResult:
     """Rate limits and budgets enforced as configured (see :func:`limits_result`)."""
-    from custom_hooks.core.lifecycle import current_config
     from custom_hooks.governance.budgets import get_budget_service
     from custom_hooks.store.redis_recovery import get_recovery
 
-    policy = current_config().gateway.governance.failure_policy
+    policy = services().config.gateway.governance.failure_policy
     recovery = get_recovery()
-    svc = get_budget_service()
     return limits_result(
         recovery.problems() if recovery is not None else [],
-        svc.problems() if svc is not None else [],
+        get_budget_service().problems(),
         policy.rate_limits,
         policy.budget_counters,
     )
@@ -183,19 +182,22 @@ async def _bounded(name: str, fn: Check, timeout: float) -> CheckResult:
 
 
 def default_checks(timeout: float = 1.5) -> dict[str, Check]:
-    """The checks this process runs: config, store, Redis when configured, agents, registered ones."""
-    from custom_hooks.core.settings import get_settings
+    """The checks this process runs: config, store, Redis when configured, the extra ones (agents).
 
+    :class:`GatewayStarting` before the observability step named the extra checks.
+    """
     checks: dict[str, Check] = {"config": check_config, "store": check_store}
-    redis_url = get_settings().redis_url
+    extra = services().optional(EXTRA_CHECKS)
+    redis_url = services().settings.redis_url
     if redis_url:
+        clients = services().get(PING_CLIENTS)
 
         async def redis_check() -> CheckResult:
-            return await ping_redis(redis_url, timeout)
+            return await ping_redis(redis_url, timeout, clients)
 
         checks["redis"] = redis_check
         checks["limits"] = check_limits
-    checks.update(_extra_checks)
+    checks.update(extra or {})
     return checks
 
 
@@ -228,12 +230,7 @@ def readiness_response(results: dict[str, CheckResult]) -> JSONResponse:
 
 
 def _timeout() -> float:
-    from custom_hooks.core.lifecycle import current_config
-
-    try:
-        return current_config().gateway.observability.health.check_timeout_s
-    except Exception:
-        return 1.5
+    return services().config.gateway.observability.health.check_timeout_s
 
 
 router = APIRouter(tags=["health"])
@@ -248,4 +245,7 @@ async def live() -> JSONResponse:
 @router.get("/gateway/health/ready", include_in_schema=False)
 async def ready() -> JSONResponse:
     """Readiness: 200 when every dependency is usable, else 503 naming what is wrong."""
-    return readiness_response(await readiness(_timeout()))
+    try:
+        return readiness_response(await readiness(_timeout()))
+    except GatewayError as err:  # still starting (or stopping): 503 gateway_starting
+        return error_response(err)

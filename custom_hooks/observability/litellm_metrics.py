@@ -33,6 +33,7 @@ Emitted per event (LiteLLM does the same):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -41,8 +42,13 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from custom_hooks.core.lifecycle import Step
+from custom_hooks.core.services import Services, Slot, services
+
 __all__ = [
+    "LITELLM_METRICS",
     "LLM_ROUTES",
+    "STEP",
     "LiteLLMMetrics",
     "exception_class_name",
     "get_litellm_metrics",
@@ -267,6 +273,12 @@ class LiteLLMMetrics:
             done.append(metric)
         return True
 
+    def unregister(self, registry: CollectorRegistry) -> None:
+        """Take every family this object registered off ``registry`` (the others stay)."""
+        for metric in self._metrics.values():
+            with contextlib.suppress(KeyError):
+                registry.unregister(metric)
+
     def child(self, attr: str, values: Mapping[str, str]) -> Any:
         """The label child of family ``attr`` for ``values`` (missing labels are ``"None"``)."""
         key = (attr, *[values.get(name, NONE) for name in self.labelnames[attr]])
@@ -398,25 +410,32 @@ def call_labels(kwargs: Mapping[str, Any], bound_model: Callable[[Any], str]) ->
     }
 
 
-_default: LiteLLMMetrics | None = None
-_default_lock = Lock()
+LITELLM_METRICS: Slot[LiteLLMMetrics] = Slot("litellm-metrics", "the metrics registry")
 
 
 def get_litellm_metrics() -> LiteLLMMetrics:
-    """The process-wide families on the default registry, built on first use (after the
-    config is loaded, so LiteLLM's ``prometheus_exclude_labels`` is known)."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                import litellm
+    """The process-wide families on the default registry (:class:`GatewayStarting` before start)."""
+    return services().get(LITELLM_METRICS)
 
-                built = LiteLLMMetrics(None, getattr(litellm, "prometheus_exclude_labels", None) or ())
-                if not built.register(REGISTRY):
-                    log.warning(
-                        "LiteLLM's own prometheus callback is configured: its litellm_* metrics are "
-                        "served and the gateway's copies of them stay off (remove 'prometheus' from "
-                        "litellm_settings.callbacks to save about 2 ms of CPU per request)"
-                    )
-                _default = built
-    return _default
+
+async def _start(svc: Services) -> None:
+    """Build the families after LiteLLM loaded the config (``prometheus_exclude_labels`` is known)."""
+    import litellm
+
+    built = LiteLLMMetrics(None, getattr(litellm, "prometheus_exclude_labels", None) or ())
+    if not built.register(REGISTRY):
+        log.warning(
+            "LiteLLM's own prometheus callback is configured: its litellm_* metrics are "
+            "served and the gateway's copies of them stay off (remove 'prometheus' from "
+            "litellm_settings.callbacks to save about 2 ms of CPU per request)"
+        )
+    svc.provide(LITELLM_METRICS, built)
+
+
+async def _stop(svc: Services) -> None:
+    built = svc.take(LITELLM_METRICS)
+    if built is not None:
+        built.unregister(REGISTRY)  # a later start (same process) registers them again
+
+
+STEP = Step("litellm-metrics", _start, _stop)

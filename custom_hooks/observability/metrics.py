@@ -10,20 +10,25 @@ reason/action codes. Never a raw key, a prompt, or (unless opted in) a user id.
 Every metric is multiprocess-safe: counters and histograms work as they are under
 ``PROMETHEUS_MULTIPROC_DIR``; each gauge declares how worker values combine.
 
-Production code uses :func:`get_metrics` (the default registry, built once per process);
+Production code uses :func:`get_metrics` (the default registry, built by the metrics step);
 tests call :func:`build_metrics` with a fresh ``CollectorRegistry``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from threading import Lock
+import contextlib
+from dataclasses import dataclass, fields
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from custom_hooks.core.lifecycle import Step
+from custom_hooks.core.services import Services, Slot, services
 
 __all__ = [
     "GEN_AI_DURATION_BUCKETS",
     "GEN_AI_TOKEN_BUCKETS",
+    "METRICS",
+    "STEP",
     "GatewayMetrics",
     "build_metrics",
     "get_metrics",
@@ -219,15 +224,25 @@ def build_metrics(registry: CollectorRegistry | None = REGISTRY) -> GatewayMetri
     )
 
 
-_default: GatewayMetrics | None = None
-_lock = Lock()
+METRICS: Slot[GatewayMetrics] = Slot("metrics", "the metrics registry")
 
 
 def get_metrics() -> GatewayMetrics:
-    """The process-wide metrics on the default registry (created on first use)."""
-    global _default
-    if _default is None:
-        with _lock:
-            if _default is None:
-                _default = build_metrics(REGISTRY)
-    return _default
+    """The process's metrics on the default registry (:class:`GatewayStarting` before start)."""
+    return services().get(METRICS)
+
+
+async def _start(svc: Services) -> None:
+    svc.provide(METRICS, build_metrics(REGISTRY))
+
+
+async def _stop(svc: Services) -> None:
+    metrics = svc.take(METRICS)
+    if metrics is None:
+        return
+    for f in fields(metrics):  # a later start (same process) registers them again
+        with contextlib.suppress(KeyError):
+            REGISTRY.unregister(getattr(metrics, f.name))
+
+
+STEP = Step("metrics", _start, _stop)

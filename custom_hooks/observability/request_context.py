@@ -102,9 +102,9 @@ class RequestIdMiddleware:
         self.app = app
         self.header = header.lower().encode("latin-1")
         self._metrics = metrics
-        from custom_hooks.observability.tracing import server_tracing
+        from custom_hooks.observability.tracing import active
 
-        self._tracing = server_tracing()  # None unless OTEL_* asks for traces: then no per-request work
+        self._tracing = active()  # None unless OTEL_* asks for traces: then no per-request work
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

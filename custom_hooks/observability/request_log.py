@@ -214,12 +214,9 @@ class RequestLog(CustomLogger):
     def config(self) -> RequestLogConfig:
         if self._config is not None:
             return self._config
-        from custom_hooks.core.lifecycle import current_config
+        from custom_hooks.core.services import services
 
-        try:
-            return current_config().gateway.observability.request_log
-        except Exception:
-            return RequestLogConfig()
+        return services().config.gateway.observability.request_log
 
     def _emit(self, line: dict[str, Any]) -> None:
         cfg = self.config

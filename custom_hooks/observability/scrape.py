@@ -27,31 +27,32 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["MetricsEndpointMiddleware", "ScrapeAccess", "render_exposition"]
+from custom_hooks.core.errors import GatewayError
+
+__all__ = ["MetricsEndpointMiddleware", "ScrapeAccess", "exposition_registry", "render_exposition"]
 
 log = logging.getLogger("gateway.metrics")
 
 _PATHS = {"/metrics", "/metrics/"}
-_multiproc_registry: CollectorRegistry | None = None
 
 
-def _registry() -> CollectorRegistry:
-    global _multiproc_registry
+def exposition_registry() -> CollectorRegistry:
+    """What a scrape collects: every worker's files under ``PROMETHEUS_MULTIPROC_DIR``, else this process."""
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         return REGISTRY
-    if _multiproc_registry is None:
-        from prometheus_client import multiprocess
+    from prometheus_client import multiprocess
 
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        _multiproc_registry = registry
-    return _multiproc_registry
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
 
 
-def render_exposition(accept: str = "", accept_encoding: str = "") -> tuple[bytes, str, bool]:
+def render_exposition(
+    accept: str = "", accept_encoding: str = "", registry: CollectorRegistry | None = None
+) -> tuple[bytes, str, bool]:
     """``(body, content type, gzipped)`` of the whole exposition (blocking: run in a thread)."""
     encoder, content_type = choose_encoder(accept)
-    body = encoder(_registry())
+    body = encoder(registry if registry is not None else exposition_registry())
     if gzip_accepted(accept_encoding):
         return gzip.compress(body), content_type, True
     return body, content_type, False
@@ -76,14 +77,11 @@ class ScrapeAccess:
 
 def default_access() -> ScrapeAccess:
     """Access as configured: ``metrics_public``, ``GATEWAY_METRICS_TOKEN``, the admin key."""
-    from custom_hooks.core.lifecycle import current_config
-    from custom_hooks.core.settings import get_settings
+    from custom_hooks.core.services import services
 
-    settings = get_settings()
-    try:
-        public = current_config().gateway.observability.metrics_public
-    except Exception:
-        public = False
+    svc = services()
+    settings = svc.settings
+    public = svc.config.gateway.observability.metrics_public
     tokens = [settings.resolved_master_key()]
     if settings.metrics_token is not None:
         tokens.append(settings.metrics_token.get_secret_value())
@@ -109,6 +107,7 @@ class MetricsEndpointMiddleware:
         self._access_factory = access
         self._access: ScrapeAccess | None = None
         self._refresh = refresh
+        self._registry: CollectorRegistry | None = None  # built on the first scrape
 
     def _get_access(self) -> ScrapeAccess:
         if self._access is None:
@@ -120,7 +119,17 @@ class MetricsEndpointMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
-        if not self._get_access().allows(headers.get("authorization")):
+        try:
+            access = self._get_access()
+        except GatewayError as err:  # before start-up filled the config: 503, not a 500
+            await _send(
+                send,
+                err.status_code,
+                json.dumps(err.body()).encode(),
+                [(b"content-type", b"application/json")],
+            )
+            return
+        if not access.allows(headers.get("authorization")):
             body = json.dumps(
                 {
                     "error": {
@@ -145,8 +154,10 @@ class MetricsEndpointMiddleware:
                 await asyncio.wait_for(self._refresh(), timeout=2.0)
             except Exception:  # a stale gauge beats a failed scrape
                 log.warning("refreshing gauges before a scrape failed", exc_info=True)
+        if self._registry is None:
+            self._registry = exposition_registry()
         body, content_type, gzipped = await asyncio.to_thread(
-            render_exposition, headers.get("accept", ""), headers.get("accept-encoding", "")
+            render_exposition, headers.get("accept", ""), headers.get("accept-encoding", ""), self._registry
         )
         out = [(b"content-type", content_type.encode())]
         if gzipped:

@@ -48,6 +48,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from custom_hooks.core.lifecycle import Step
+from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.observability.tracing_attrs import (
     RESUME,
     AttributeValue,
@@ -59,6 +61,8 @@ from custom_hooks.observability.tracing_attrs import (
 )
 
 __all__ = [
+    "STEP",
+    "TRACING",
     "AgentSpan",
     "ClientTraceContext",
     "GatewayTracing",
@@ -396,12 +400,14 @@ class AgentSpan:
         self.span.end()
 
 
-_state: dict[str, Any] = {"ready": False, "tracing": None}
+# Filled by the composition root when it builds the services (None: tracing is off).
+TRACING: Slot[GatewayTracing] = Slot("tracing", "the tracer")
 
 
 def active() -> GatewayTracing | None:
-    """The process's tracer when tracing is on and the server set it up; else None."""
-    return _state["tracing"]  # type: ignore[no-any-return]
+    """The process's tracer when tracing is on, else None (:class:`GatewayStarting` before the
+    composition root decided)."""
+    return services().optional(TRACING)
 
 
 def _resource(environ: Mapping[str, str]) -> Any:
@@ -415,13 +421,7 @@ def _resource(environ: Mapping[str, str]) -> Any:
 
 
 def _options() -> tuple[ClientTraceContext, ContentPolicy]:
-    from custom_hooks.core.lifecycle import current_config
-
-    try:
-        cfg = current_config().gateway.observability.tracing
-    except Exception:  # no readable config in this process: the safe defaults
-        log.warning("tracing: config unreadable; using the defaults", exc_info=True)
-        return "link", ContentPolicy()
+    cfg = services().config.gateway.observability.tracing
     return cfg.client_trace_context, ContentPolicy(cfg.include_content, cfg.include_key_hash)
 
 
@@ -431,8 +431,6 @@ def _from_env(environ: Mapping[str, str]) -> GatewayTracing | None:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from custom_hooks.core import lifecycle as _lifecycle
-
     protocol = environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
     if protocol and protocol != "http/protobuf":
         log.warning("tracing: OTLP protocol %r is not supported; exporting over http/protobuf", protocol)
@@ -440,14 +438,23 @@ def _from_env(environ: Mapping[str, str]) -> GatewayTracing | None:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     mode, policy = _options()
     tracing = GatewayTracing(provider, mode=mode, policy=policy)
-    _lifecycle.on_shutdown("tracing", tracing.ashutdown)
     log.info("tracing on: OTLP/HTTP, client trace context: %s", mode)
     return tracing
 
 
 def server_tracing(environ: Mapping[str, str] | None = None) -> GatewayTracing | None:
-    """The process's tracer, set up once from the environment (None when tracing is off)."""
-    if not _state["ready"]:
-        _state["tracing"] = _from_env(os.environ if environ is None else environ)
-        _state["ready"] = True
-    return active()
+    """A tracer set up from the environment (None when tracing is off); the root provides it."""
+    return _from_env(os.environ if environ is None else environ)
+
+
+async def _stop(svc: Services) -> None:
+    tracing = svc.take(TRACING)
+    if tracing is not None:
+        await tracing.ashutdown()
+
+
+async def _started_by_the_root(_svc: Services) -> None:
+    return None  # the tracer is built with the services, before LiteLLM's app stack
+
+
+STEP = Step("tracing", _started_by_the_root, _stop)

@@ -1,8 +1,9 @@
 """Wire operations into the app: request ids, ``/metrics``, health routes, hook timing, gauges.
 
-:func:`mount` is called once from ``custom_hooks.server.app._mount_routes``; the start-up step
-(registered with ``_lifecycle``) instruments our hooks once LiteLLM has loaded them and
-starts a small loop that keeps the dependency and state gauges fresh between scrapes.
+:func:`mount` is called once from ``custom_hooks.server.app._mount_routes``; the
+observability step (:func:`step`, the last of the start-up steps, after everything it
+probes is open) instruments our hooks once LiteLLM has loaded them and starts a small loop
+that keeps the dependency and state gauges fresh between scrapes.
 """
 
 from __future__ import annotations
@@ -11,26 +12,39 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from custom_hooks.core import lifecycle as _lifecycle
+from custom_hooks.core.lifecycle import Step
+from custom_hooks.core.services import Services, Slot, services
+from custom_hooks.observability.budget_gauges import Throttle
+from custom_hooks.observability.health import EXTRA_CHECKS, PING_CLIENTS, Check
 from custom_hooks.observability.metrics import GatewayMetrics, get_metrics
 
-__all__ = ["mount", "refresh_gauges", "register_pending_approvals"]
+__all__ = ["OBSERVABILITY", "GaugeState", "mount", "refresh_gauges", "step"]
 
 PendingSource = Callable[[], Awaitable[dict[str, int] | None]]
 
 log = logging.getLogger("gateway.observability")
 
-_state: dict[str, Any] = {"ledger_failures_seen": 0.0, "task": None}
+
+@dataclass
+class GaugeState:
+    """What the gauges mirror between scrapes, and the loop that refreshes them."""
+
+    pending_source: PendingSource | None = None
+    ledger_failures_seen: float = 0.0
+    pending_approvals: dict[str, int] | None = None
+    budget_gauges: Throttle = field(default_factory=Throttle)
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+OBSERVABILITY: Slot[GaugeState] = Slot("observability", "the gauges' state")
 
 
 def _request_id_header() -> str:
-    try:
-        return _lifecycle.current_config().gateway.observability.request_id_header
-    except Exception:
-        return "x-request-id"
+    return services().config.gateway.observability.request_id_header
 
 
 def mount(app: Any) -> None:
@@ -52,36 +66,44 @@ def _ledger_state() -> tuple[float, float]:
     return float(writer.ledger_queue_depth()), float(writer.ledger_write_failures_total())
 
 
-async def refresh_gauges(metrics: GatewayMetrics | None = None) -> None:
+async def refresh_gauges(metrics: GatewayMetrics | None = None, state: GaugeState | None = None) -> None:
     """Set gauges that mirror other parts' state (cheap; called before each scrape)."""
     m = metrics or get_metrics()
+    st = state or services().get(OBSERVABILITY)
     depth, failures = _ledger_state()
     m.ledger_queue_depth.set(depth)
-    delta = failures - _state["ledger_failures_seen"]
+    delta = failures - st.ledger_failures_seen
     if delta > 0:
         m.ledger_write_failures.inc(delta)
-    _state["ledger_failures_seen"] = max(failures, _state["ledger_failures_seen"])
-    pending = _state.get("pending_approvals")
+    st.ledger_failures_seen = max(failures, st.ledger_failures_seen)
+    pending = st.pending_approvals
     if pending is not None:
         for agent, n in pending.items():
             m.agent_pending_approvals.labels(agent=agent).set(n)
     from custom_hooks.observability.budget_gauges import refresh_budget_gauges
 
-    await refresh_budget_gauges(m)
+    await refresh_budget_gauges(m, st.budget_gauges)
 
 
-async def _probe_loop(interval: float, timeout: float) -> None:
+async def _probe_loop(state: GaugeState, interval: float, timeout: float) -> None:
     from custom_hooks.observability.health import readiness
 
-    await asyncio.sleep(1.0)  # let the other parts finish starting (the store opens after us)
+    async def pending() -> None:
+        if state.pending_source is not None:
+            state.pending_approvals = await state.pending_source()
+
+    async def gauges() -> None:
+        await refresh_gauges(state=state)
+
+    # No warm-up wait: the observability step starts last, after everything it probes.
     while True:
-        for name, step in (
+        for name, run in (
             ("dependency probes", lambda: readiness(timeout)),
-            ("pending approvals", _refresh_pending),
-            ("gauges", refresh_gauges),
+            ("pending approvals", pending),
+            ("gauges", gauges),
         ):
             try:
-                await step()
+                await run()
             except asyncio.CancelledError:
                 raise
             except Exception:  # one failing source must not stop the others
@@ -89,38 +111,36 @@ async def _probe_loop(interval: float, timeout: float) -> None:
         await asyncio.sleep(interval)
 
 
-def register_pending_approvals(source: PendingSource) -> None:
-    """Where ``gateway_agent_pending_approvals`` comes from (the agents runtime registers it)."""
-    _state["pending_source"] = source
+def step(checks: Mapping[str, Check] | None = None, pending: PendingSource | None = None) -> Step:
+    """The observability step: extra readiness ``checks`` (the agents') and where
+    ``gateway_agent_pending_approvals`` comes from, both named by the composition root."""
 
+    async def start(svc: Services) -> None:
+        from custom_hooks.observability.hook_timing import instrument
 
-async def _refresh_pending() -> None:
-    source = _state.get("pending_source")
-    if source is not None:
-        _state["pending_approvals"] = await source()
+        svc.provide(EXTRA_CHECKS, dict(checks or {}))
+        svc.provide(PING_CLIENTS, {})
+        get_metrics()  # the metrics step ran: fail here, not in the loop
+        n = instrument()
+        log.info("timing %d gateway hooks", n)
+        health = svc.config.gateway.observability.health
+        state = GaugeState(pending_source=pending)
+        state.task = asyncio.create_task(_probe_loop(state, health.probe_interval_s, health.check_timeout_s))
+        svc.provide(OBSERVABILITY, state)
 
+    async def stop(svc: Services) -> None:
+        state = svc.take(OBSERVABILITY)
+        svc.take(EXTRA_CHECKS)
+        if state is not None and state.task is not None:
+            state.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await state.task
+        for client in (svc.take(PING_CLIENTS) or {}).values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            from prometheus_client import multiprocess
 
-async def _start(_settings: Any, config: Any) -> None:
-    from custom_hooks.observability.hook_timing import instrument
+            multiprocess.mark_process_dead(os.getpid())
 
-    get_metrics()
-    n = instrument()
-    log.info("timing %d gateway hooks", n)
-    health = config.gateway.observability.health
-    _state["task"] = asyncio.create_task(_probe_loop(health.probe_interval_s, health.check_timeout_s))
-
-
-async def _stop() -> None:
-    task = _state.get("task")
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(os.getpid())
-
-
-_lifecycle.on_startup("observability", _start)
-_lifecycle.on_shutdown("observability", _stop)
+    return Step("observability", start, stop)

@@ -16,12 +16,11 @@ import logging
 import litellm
 from litellm.caching.caching import Cache, LiteLLMCacheType
 
-from custom_hooks.core.config import GatewayConfig
-from custom_hooks.core.lifecycle import on_shutdown, on_startup
+from custom_hooks.core.lifecycle import Step
 from custom_hooks.core.sections.routing import CacheConfig
-from custom_hooks.core.settings import GatewaySettings
+from custom_hooks.core.services import Services, Slot
 
-__all__ = ["build_cache"]
+__all__ = ["RESPONSE_CACHE", "STEP", "build_cache"]
 
 log = logging.getLogger("gateway.cache")
 
@@ -56,7 +55,8 @@ def build_cache(cfg: CacheConfig, redis_url: str | None) -> Cache | None:
     )
 
 
-_installed: list[Cache] = []
+# The cache this gateway installed as ``litellm.cache`` (None: off, or the operator's own).
+RESPONSE_CACHE: Slot[Cache] = Slot("response-cache", "the response cache")
 
 
 def _switch_on_router_caching() -> None:
@@ -68,33 +68,34 @@ def _switch_on_router_caching() -> None:
         router.cache_responses = True
 
 
-async def _start(settings: GatewaySettings, config: GatewayConfig) -> None:
-    cfg = config.gateway.routing.cache
+async def _start(svc: Services) -> None:
+    cfg = svc.config.gateway.routing.cache
+    svc.provide(RESPONSE_CACHE, None)
     if not cfg.enabled:
         return
     if litellm.cache is not None:
         log.info("litellm_settings.cache is configured; the gateway keeps it")
         return
-    cache = build_cache(cfg, settings.redis_url)
+    cache = build_cache(cfg, svc.settings.redis_url)
     litellm.cache = cache
     if cache is not None:
-        _installed.append(cache)
+        svc.provide(RESPONSE_CACHE, cache)
         _switch_on_router_caching()
         log.info("response cache on (%s, ttl %ss)", type(cache.cache).__name__, cfg.ttl_s)
 
 
-async def _stop() -> None:
-    while _installed:
-        cache = _installed.pop()
-        if litellm.cache is cache:
-            litellm.cache = None
-        disconnect = getattr(cache, "disconnect", None)
-        if disconnect is not None:
-            try:
-                await disconnect()
-            except (OSError, ConnectionError):
-                log.warning("closing the cache connection failed")
+async def _stop(svc: Services) -> None:
+    cache = svc.take(RESPONSE_CACHE)
+    if cache is None:
+        return
+    if litellm.cache is cache:
+        litellm.cache = None
+    disconnect = getattr(cache, "disconnect", None)
+    if disconnect is not None:
+        try:
+            await disconnect()
+        except (OSError, ConnectionError):
+            log.warning("closing the cache connection failed")
 
 
-on_startup("response-cache", _start)
-on_shutdown("response-cache", _stop)
+STEP = Step("response-cache", _start, _stop)

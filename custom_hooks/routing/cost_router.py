@@ -83,12 +83,10 @@ async def remaining_from_budget_service(
 ) -> Sequence[BudgetState] | None:
     """What remains of each budget window: the spend area's counters (settled + reserved).
 
-    None when the budget service is not running; a window whose counter is not seeded
-    yet (the first call of a window after a start) has ``remaining=None`` (unknown).
+    A window whose counter is not seeded yet (the first call of a window after a start)
+    has ``remaining=None`` (unknown); :class:`GatewayStarting` before the budgets started.
     """
     service = get_budget_service()
-    if service is None:
-        return None
     now = service.clock()
     windows = service.windows(budgets, now)
     if not windows:

@@ -1,6 +1,9 @@
-"""The ASGI app the gateway serves: LiteLLM's proxy app, our routes, our lifespan.
+"""The ASGI app the gateway serves: LiteLLM's proxy app, our routes, our services, our lifespan.
 
-Importing this module is the one place our extra routes are mounted, once.
+Importing this module is the one place our extra routes are mounted, once, and where the
+process's :class:`~custom_hooks.core.services.Services` are built: the settings, the
+config and the tracer first (the routes and middlewares read them), then, in LiteLLM's
+lifespan, the start-up :data:`STEPS` in order; they close in reverse.
 """
 
 from __future__ import annotations
@@ -12,24 +15,56 @@ from typing import Any
 
 from litellm.proxy.proxy_server import app
 
+from agent_routes.runtime import startup as _agents
+from agent_routes.runtime.health import check_agents, count_pending_approvals
+from custom_hooks.auth import authenticator as _auth
+from custom_hooks.auth import run_tokens as _run_tokens
 from custom_hooks.core import lifecycle as _lifecycle
+from custom_hooks.core.config import load_config_cached
+from custom_hooks.core.services import Services, install_services, services
+from custom_hooks.core.settings import get_settings
+from custom_hooks.governance import budgets as _budgets
+from custom_hooks.guardrails import stream_dispatch as _stream_dispatch
+from custom_hooks.ledger import writer as _ledger
+from custom_hooks.observability import litellm_metrics as _litellm_metrics
+from custom_hooks.observability import metrics as _metrics
 from custom_hooks.observability import startup_logs as _startup_logs
+from custom_hooks.observability import tracing as _tracing
+from custom_hooks.observability import wiring as _observability
+from custom_hooks.routing import cache as _cache
+from custom_hooks.store import store as _store
 
-__all__ = ["app"]
+__all__ = ["STEPS", "app", "build_services"]
 
-# Modules that own process state; importing one registers its start/stop. A module that
-# imports another (the ledger imports the store) registers after it, so the store opens
-# first and closes last, after the ledger has drained.
-COMPONENTS = (
-    "custom_hooks.store.store",
-    "custom_hooks.ledger.writer",
-    "custom_hooks.governance.budgets",
-    "custom_hooks.routing.cache",
-    "custom_hooks.guardrails.stream_dispatch",  # no per-chunk hook dispatch when nothing hooks chunks
-    "agent_routes.runtime.startup",  # agent thread store, run tokens
+# The start order; shutdown runs it backwards. Each step needs only the ones above it:
+# the ledger writes through the store (and drains before it closes), the budgets rebuild
+# windows from the store and the ledger, the authenticator reads keys from the store and
+# checks run tokens, and the observability loop starts last, once all it probes is open.
+STEPS: tuple[_lifecycle.Step, ...] = (
+    _metrics.STEP,
+    _litellm_metrics.STEP,  # LiteLLM's dashboard families, from our one event
+    _tracing.STEP,
+    _store.STEP,
+    _ledger.STEP,
+    _budgets.STEP,  # and the Redis recovery probe, with Redis
+    _cache.STEP,
+    _stream_dispatch.STEP,  # no per-chunk hook dispatch when nothing hooks chunks
+    _run_tokens.STEP,
+    _auth.STEP,
+    _agents.STEP,  # agent model names, thread store
+    _observability.step(checks={"agents": check_agents}, pending=count_pending_approvals),
 )
 
 _litellm_lifespan = app.router.lifespan_context
+
+
+def build_services() -> Services:
+    """The services as the process starts them: settings, config, tracer (the steps fill the rest)."""
+    settings = get_settings()
+    svc = Services(settings=settings, config=load_config_cached(str(settings.config)))
+    install_services(svc)  # the tracer reads the config's tracing options
+    svc.provide(_tracing.TRACING, _tracing.server_tracing())
+    return svc
 
 
 def _mount_routes() -> None:
@@ -40,8 +75,6 @@ def _mount_routes() -> None:
     from agent_routes.api import routes as agent_routes
 
     agent_routes.mount(app)
-    from custom_hooks.observability import wiring as _observability
-
     _observability.mount(app)  # its middlewares (request ids, /metrics) wrap LiteLLM's
     _mount_front_door()  # outermost: limits and the served surface, before anything else
 
@@ -80,13 +113,16 @@ def _mount_front_door() -> None:
 @asynccontextmanager
 async def _lifespan(asgi_app: Any) -> AsyncIterator[Any]:
     async with _litellm_lifespan(asgi_app) as state:
-        await _lifecycle.startup(COMPONENTS)
+        svc = services()
+        started = await _lifecycle.start_steps(STEPS, svc)
+        _lifecycle.freeze_startup_heap()
         try:
             yield state
         finally:
-            await _lifecycle.shutdown()
+            await _lifecycle.stop_steps(started, svc)
 
 
+build_services()
 _mount_routes()
 _startup_logs.install()  # before the lifespan: LiteLLM logs these while it loads config.yaml
 app.router.lifespan_context = _lifespan

@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["RedisRecovery", "breaker_states", "close_open_breakers", "get_recovery", "set_recovery"]
+from custom_hooks.core.services import Slot, services
+
+__all__ = ["RECOVERY", "RedisRecovery", "breaker_states", "close_open_breakers", "get_recovery"]
 
 log = logging.getLogger("gateway.redis")
 
@@ -62,12 +65,14 @@ def set_breaker_recovery(seconds: int) -> None:
             b.recovery_timeout = seconds
 
 
-_warned_private_api = False
+@functools.cache
+def _warn_private_api_changed() -> None:
+    """Log once per process: LiteLLM renamed the breaker's private state methods."""
+    log.warning("can't close LiteLLM's Redis circuit breaker (API changed); its timer decides")
 
 
 def close_open_breakers() -> int:
     """Close every open or half-open breaker (call only once Redis answered); returns how many."""
-    global _warned_private_api
     closed = 0
     for b in _live_breakers():
         state = getattr(b, "state", "closed")
@@ -78,9 +83,7 @@ def close_open_breakers() -> int:
                 b._set_state(b.HALF_OPEN)  # record_success() ignores an OPEN breaker
             b.record_success()  # HALF_OPEN -> CLOSED, failure streaks reset
         except AttributeError:
-            if not _warned_private_api:
-                _warned_private_api = True
-                log.warning("can't close LiteLLM's Redis circuit breaker (API changed); its timer decides")
+            _warn_private_api_changed()
             continue
         closed += 1
     return closed
@@ -183,13 +186,10 @@ class RedisRecovery:
             await self._client.aclose()
 
 
-_recovery: RedisRecovery | None = None
+# Filled by the budgets step: None when no Redis is configured (nothing to recover).
+RECOVERY: Slot[RedisRecovery] = Slot("redis-recovery", "the Redis recovery probe")
 
 
 def get_recovery() -> RedisRecovery | None:
-    return _recovery
-
-
-def set_recovery(recovery: RedisRecovery | None) -> None:
-    global _recovery
-    _recovery = recovery
+    """The process's Redis recovery (None without Redis; :class:`GatewayStarting` before start)."""
+    return services().optional(RECOVERY)

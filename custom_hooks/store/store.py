@@ -30,13 +30,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from custom_hooks.core import lifecycle as _lifecycle
+from custom_hooks.core.lifecycle import Step
+from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.store import schema as s
 from custom_hooks.store.migrations import migrate
 from custom_hooks.store.reports import GROUP_BYS, SpendReport, spend_report_query
 
 __all__ = [
     "GROUP_BYS",
+    "STEP",
+    "STORE",
     "Row",
     "Scope",
     "SpendReport",
@@ -301,36 +304,30 @@ class Store:
         return SpendReport.build(group_by, rows, totals, start=start, end=end)
 
 
-# --- the process-wide store -----------------------------------------------------------
+# --- the process's store ---------------------------------------------------------------
 
-_store: Store | None = None
+STORE: Slot[Store] = Slot("store", "the key store")
 
 
 def get_store() -> Store:
-    """The store opened at gateway start-up."""
-    if _store is None:
-        raise RuntimeError("the gateway store is not open (it opens in the gateway's start-up)")
-    return _store
+    """The store opened at gateway start-up (:class:`GatewayStarting` before it opened)."""
+    return services().get(STORE)
 
 
 def store_started() -> bool:
-    return _store is not None
+    return services().started(STORE)
 
 
-async def _start(settings: Any, _config: Any) -> None:
-    global _store
-    if _store is None:
-        url = settings.resolved_store_url()
-        _store = await Store.open(url)
-        log.info("store open (%s)", make_url(url).render_as_string(hide_password=True))
+async def _start(svc: Services) -> None:
+    url = svc.settings.resolved_store_url()
+    svc.provide(STORE, await Store.open(url))
+    log.info("store open (%s)", make_url(url).render_as_string(hide_password=True))
 
 
-async def _stop() -> None:
-    global _store
-    if _store is not None:
-        await _store.close()
-        _store = None
+async def _stop(svc: Services) -> None:
+    store = svc.take(STORE)
+    if store is not None:
+        await store.close()
 
 
-_lifecycle.on_startup("store", _start)
-_lifecycle.on_shutdown("store", _stop)
+STEP = Step("store", _start, _stop)

@@ -33,6 +33,9 @@ from custom_hooks.core.errors import BadRequest
 from custom_hooks.core.sections.agents import AgentsConfig
 from tests.agent_routes.graph_fakes import Factory, call
 
+# Built explicitly: the shipped config (agent model names, guardrail options), tracing off.
+pytestmark = pytest.mark.usefixtures("shipped_services")
+
 G = "tests.agent_routes.tiny_graphs"
 AGENTS = AgentsConfig.model_validate(
     {

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent_routes.runtime.output_policy import agent_text_out
+
+# Built explicitly: the shipped config (agent model names, guardrail options), tracing off.
+pytestmark = pytest.mark.usefixtures("shipped_services")
 
 
 def test_credentials_are_masked_and_the_callers_own_data_is_not() -> None:

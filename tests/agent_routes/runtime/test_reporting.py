@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi import HTTPException
 from litellm.proxy._types import UserAPIKeyAuth
 
 from agent_routes.runtime.errors import AgentStepLimit, from_inner_status_error, provider_error
-from agent_routes.runtime.reporting import RunReporter, is_agent_request
+from agent_routes.runtime.reporting import AGENT_MODELS, RunReporter, agent_models_of, is_agent_request
 from custom_hooks.core.errors import (
     AuthenticationFailed,
     BudgetExceeded,
@@ -17,6 +18,14 @@ from custom_hooks.core.errors import (
     to_client_facing,
     to_proxy_exception,
 )
+from custom_hooks.core.services import GatewayStarting, Services, use_services
+
+
+@pytest.fixture(autouse=True)
+def _agent_models(shipped_services: Services) -> None:
+    """What the agents step provides: the shipped config's agent model names."""
+    shipped_services.provide(AGENT_MODELS, agent_models_of(shipped_services.config))
+
 
 KEY = UserAPIKeyAuth(api_key="hash")
 
@@ -71,3 +80,9 @@ def test_inner_call_error_keeps_status_code_and_type() -> None:
     body = to_client_facing(err).to_dict()
     assert body["code"] == "budget_exceeded"
     assert gateway_error_of(provider_error(BudgetExceeded("x"))).code == "budget_exceeded"  # type: ignore[union-attr]
+
+
+async def test_before_the_agents_step_the_failure_hook_says_starting_not_plain() -> None:
+    # No silent "nothing is an agent": without the agent model names the hook cannot decide.
+    with use_services(Services()), pytest.raises(GatewayStarting):
+        await RunReporter().async_post_call_failure_hook({"model": "research"}, RuntimeError("x"), KEY)

@@ -210,11 +210,13 @@ async def test_key_without_models_may_call_any_model(auth: Authenticator, admin:
 @pytest.fixture
 def run_tokens() -> Iterator[Any]:
     from custom_hooks.auth import run_tokens as rt
+    from custom_hooks.core.services import Services, use_services
 
     tokens = rt.RunTokens(rt.derive_secret(MASTER))
-    rt.configure(tokens)
-    yield tokens
-    rt.configure(None)
+    svc = Services()
+    svc.provide(rt.RUN_TOKENS, tokens)
+    with use_services(svc):
+        yield tokens
 
 
 async def test_run_token_is_the_caller_narrowed_to_the_agents_models(

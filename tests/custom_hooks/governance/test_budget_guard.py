@@ -18,6 +18,9 @@ from custom_hooks.governance.budgets import BudgetGuard, BudgetService
 from custom_hooks.governance.windows import InProcessCounters, RedisCounters, WindowCounters
 from custom_hooks.store.store import Store
 
+# Built explicitly: the shipped config (agent model names, guardrail options), tracing off.
+pytestmark = pytest.mark.usefixtures("shipped_services")
+
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, on an hour boundary
 COST = 0.003
 

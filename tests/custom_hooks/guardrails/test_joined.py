@@ -16,6 +16,9 @@ from custom_hooks.guardrails.request_slots import request_slots
 from custom_hooks.guardrails.secrets_guard import SecretsGuard
 from custom_hooks.guardrails.topic_guard import TopicGuard
 
+# Built explicitly: the shipped config (agent model names, guardrail options), tracing off.
+pytestmark = pytest.mark.usefixtures("shipped_services")
+
 USER = UserAPIKeyAuth(api_key="hash", metadata={"gateway_identity": {"team_id": "t1"}})
 KEY = "sk-proj-aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY"
 

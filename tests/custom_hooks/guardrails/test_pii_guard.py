@@ -13,6 +13,9 @@ from custom_hooks.core.sections.guardrails import PiiOptions
 from custom_hooks.guardrails.base import VAULT, VAULT_KEY
 from custom_hooks.guardrails.pii_guard import PiiGuard
 
+# Built explicitly: the shipped config (agent model names, guardrail options), tracing off.
+pytestmark = pytest.mark.usefixtures("shipped_services")
+
 USER = UserAPIKeyAuth(api_key="hash", metadata={"gateway_identity": {"team_id": "t1", "tier": "pro"}})
 EMAIL = "jane.doe@example.com"
 

@@ -24,6 +24,9 @@ from custom_hooks.core.sections.guardrails import PiiOptions, SecretsOptions
 from custom_hooks.guardrails.pii_guard import PiiGuard
 from custom_hooks.guardrails.secrets_guard import SecretsGuard
 
+# Built explicitly: the shipped config (agent model names, guardrail options), tracing off.
+pytestmark = pytest.mark.usefixtures("shipped_services")
+
 USER = UserAPIKeyAuth(api_key="hash")
 EMAIL = "jane.doe@example.com"
 AWS = "AKIAIOSFODNN7EXAMPLE"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from custom_hooks.core.services import Services, use_services
 from custom_hooks.observability.health import (
     CheckResult,
     check_config,
@@ -36,20 +38,27 @@ async def test_store_check(tmp_path: Path) -> None:
 
 
 async def test_redis_check_follows_the_server(redis_server: RedisServer) -> None:
-    assert (await ping_redis(redis_server.url, 1.0)).ok
+    clients: dict[str, Any] = {}  # what the observability step keeps: one client per URL
+    assert (await ping_redis(redis_server.url, 1.0, clients)).ok
     redis_server.stop()
     try:
-        down = await ping_redis(redis_server.url, 1.0)
+        down = await ping_redis(redis_server.url, 1.0, clients)
         assert not down.ok and "no answer" in (down.error or "")
         assert "@" not in (down.error or "")
     finally:
         redis_server.start()
     for _ in range(20):  # the cached client reconnects on its next command
-        if (await ping_redis(redis_server.url, 1.0)).ok:
+        if (await ping_redis(redis_server.url, 1.0, clients)).ok:
             break
         await asyncio.sleep(0.1)
     else:
         pytest.fail("redis check did not recover after restart")
+    assert list(clients) == [redis_server.url]
+    await clients[redis_server.url].aclose()
+
+
+async def test_a_one_off_redis_ping_closes_its_client(redis_server: RedisServer) -> None:
+    assert (await ping_redis(redis_server.url, 1.0)).ok
 
 
 async def test_readiness_names_what_is_wrong() -> None:
@@ -82,8 +91,25 @@ async def test_readiness_names_what_is_wrong() -> None:
     assert healthy.status_code == 200 and body(healthy)["status"] == "healthy"
 
 
-async def test_config_check_on_the_shipped_config() -> None:
+async def test_config_check_on_the_shipped_config(shipped_services: Any) -> None:
     assert (await check_config()).ok
+
+
+async def test_config_check_fails_before_the_root_loaded_the_config() -> None:
+    with use_services(Services()):
+        result = await check_config()
+    assert not result.ok and "config" in (result.error or "")
+
+
+async def test_readiness_route_before_start_is_a_503_in_openai_format() -> None:
+    app = FastAPI()
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    with use_services(Services()):
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get("/gateway/health/ready")
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "gateway_starting" and r.json()["error"]["type"] == "api_error"
 
 
 async def test_liveness_route() -> None:

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from custom_hooks.core.errors import BudgetExceeded, GuardrailBlocked, to_proxy_exception
 from custom_hooks.core.request_event import classify_exception, event_from_logging_kwargs
+from custom_hooks.core.services import Services
 from custom_hooks.observability.hook_timing import instrument_callbacks
 from custom_hooks.observability.metrics import (
     GEN_AI_DURATION_BUCKETS,
@@ -32,6 +33,10 @@ from custom_hooks.observability.request_context import RequestIdMiddleware, clie
 from custom_hooks.observability.scrape import MetricsEndpointMiddleware, ScrapeAccess
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+# Built explicitly: the shipped config (agent model names, options), tracing off.
+pytestmark = pytest.mark.usefixtures("shipped_services")
 
 
 @pytest.fixture
@@ -454,14 +459,19 @@ r = CollectorRegistry(); multiprocess.MultiProcessCollector(r); print(generate_l
 
 
 async def test_budget_gauges_from_store(
-    tmp_path: Path, metrics: GatewayMetrics, registry: CollectorRegistry
+    tmp_path: Path, metrics: GatewayMetrics, registry: CollectorRegistry, shipped_services: Services
 ) -> None:
     from datetime import UTC, datetime
 
+    from custom_hooks.ledger.writer import LEDGER, LedgerWriter
     from custom_hooks.observability.budget_gauges import budget_rows, set_budget_gauges
     from custom_hooks.store.store import Store
 
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}")
+    # budget_rows adds the rows still queued for the ledger: an idle (unstarted) writer here.
+    shipped_services.provide(
+        LEDGER, LedgerWriter(store.insert_ledger_rows, shipped_services.config.gateway.governance.ledger)
+    )
     try:
         await store.create_team({"team_id": "search", "max_budget": 10.0, "budget_duration": "1d"})
         await store.create_team({"team_id": "free"})  # no budget: no series

@@ -15,7 +15,8 @@ from custom_hooks.core.config import resolve_dotted
 from custom_hooks.core.errors import GatewayProxyException
 from custom_hooks.core.pricing import ModelCatalog
 from custom_hooks.core.sections.routing import RoutingConfig
-from custom_hooks.governance.budgets import BudgetService, get_budget_service, set_budget_service
+from custom_hooks.core.services import Services
+from custom_hooks.governance.budgets import BUDGETS, BudgetService
 from custom_hooks.governance.windows import InProcessCounters
 from custom_hooks.routing.cost_router import (
     HEADER_NAMES,
@@ -294,24 +295,17 @@ def test_format_cost(value: float, text: str) -> None:
     assert format_cost(value) == text
 
 
-async def test_the_default_lookup_reads_the_spend_areas_window_counters() -> None:
-    previous = get_budget_service()
+async def test_the_default_lookup_reads_the_spend_areas_window_counters(shipped_services: Services) -> None:
     service = BudgetService(counters=InProcessCounters())
     budgets = [{"scope": "key", "id": "h1", "max_budget": 1.0, "duration": "1d"}]
-    try:
-        set_budget_service(service)
-        assert await remaining_from_budget_service(caller(), budgets) == [BudgetState("key", 1.0, None)]
-        res = await service.reserve(budgets, 0.1)
-        assert res is not None and res.action == "admit" and res.reservation_id
-        await service.charge(res.reservation_id, 0.75)
-        assert await remaining_from_budget_service(caller(), budgets) == [BudgetState("key", 1.0, 0.25)]
-        data = await call(router(LOW), chat(), caller(budgets=budgets))  # the default lookup, wired
-        assert (
-            data["model"] == "gpt-4o-mini"
-            and data["metadata"]["gateway"]["routing"]["reason"] == "budget_low"
-        )
-    finally:
-        set_budget_service(previous)
+    shipped_services.provide(BUDGETS, service)
+    assert await remaining_from_budget_service(caller(), budgets) == [BudgetState("key", 1.0, None)]
+    res = await service.reserve(budgets, 0.1)
+    assert res is not None and res.action == "admit" and res.reservation_id
+    await service.charge(res.reservation_id, 0.75)
+    assert await remaining_from_budget_service(caller(), budgets) == [BudgetState("key", 1.0, 0.25)]
+    data = await call(router(LOW), chat(), caller(budgets=budgets))  # the default lookup, wired
+    assert data["model"] == "gpt-4o-mini" and data["metadata"]["gateway"]["routing"]["reason"] == "budget_low"
 
 
 async def test_content_the_token_counter_cannot_read_is_estimated_approximately() -> None:
