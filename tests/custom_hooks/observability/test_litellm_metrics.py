@@ -13,6 +13,7 @@ from litellm.types.integrations.prometheus import PrometheusMetricLabels
 from prometheus_client import CollectorRegistry, generate_latest
 
 from custom_hooks.core.errors import BudgetExceeded, to_proxy_exception
+from custom_hooks.core.services import Services
 from custom_hooks.observability.litellm_metrics import LiteLLMMetrics, exception_class_name
 from custom_hooks.observability.metrics import build_metrics
 from custom_hooks.observability.metrics_logger import Metrics
@@ -32,7 +33,8 @@ def lm(registry: CollectorRegistry) -> LiteLLMMetrics:
 
 
 @pytest.fixture
-def hook(registry: CollectorRegistry, lm: LiteLLMMetrics) -> Metrics:
+def hook(registry: CollectorRegistry, lm: LiteLLMMetrics, shipped_services: Services) -> Metrics:
+    """The hook over the shipped config (model labels are bounded to its names)."""
     return Metrics(metrics=build_metrics(registry), litellm_metrics=lm)
 
 

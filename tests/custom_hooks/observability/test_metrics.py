@@ -465,9 +465,12 @@ async def test_budget_gauges_from_store(
 
     from custom_hooks.ledger.writer import LEDGER, LedgerWriter
     from custom_hooks.observability.budget_gauges import budget_rows, set_budget_gauges
+    from custom_hooks.observability.litellm_metrics import LITELLM_METRICS, LiteLLMMetrics
     from custom_hooks.store.store import Store
 
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}")
+    lm = LiteLLMMetrics(registry, ())
+    shipped_services.provide(LITELLM_METRICS, lm)
     # budget_rows adds the rows still queued for the ledger: an idle (unstarted) writer here.
     shipped_services.provide(
         LEDGER, LedgerWriter(store.insert_ledger_rows, shipped_services.config.gateway.governance.ledger)
@@ -488,6 +491,10 @@ async def test_budget_gauges_from_store(
     assert value(registry, "gateway_budget_limit_usd", **labels) == 10.0
     assert value(registry, "gateway_budget_remaining_usd", **labels) == pytest.approx(5.5)
     assert "free" not in generate_latest(registry).decode()
+    # LiteLLM's name for the same number, which its dashboards read
+    assert value(
+        registry, "litellm_remaining_team_budget_metric", team="search", team_alias="None"
+    ) == pytest.approx(5.5)
 
 
 def test_prepare_multiprocess_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
