@@ -401,7 +401,7 @@ def invalidate_cache() -> None:
 async def _start(svc: Services) -> None:
     cfg = svc.config
     opts = cfg.gateway.governance.identity
-    directory = ModelDirectory.from_model_list(cfg.model_list, cfg.gateway.agents.registry)
+    directory = ModelDirectory.from_model_list(cfg.model_list)
     svc.provide(
         AUTHENTICATOR,
         Authenticator(

@@ -18,7 +18,7 @@ of inner calls that are estimated and charged one by one.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -126,8 +126,6 @@ def _spec_for_group(
     entries: Sequence[Mapping[str, Any]],
     override: ModelPricing | None,
     agent_estimate: float,
-    *,
-    agent: bool = False,
 ) -> ModelSpec:
     infos: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
     for entry in entries:
@@ -135,7 +133,7 @@ def _spec_for_group(
         info = dict(_cost_map_info(str(params.get("model", ""))))
         info.update({k: v for k, v in (entry.get("model_info") or {}).items() if v is not None})
         infos.append((params, info))
-    agent = agent or any(is_agent_entry(e) for e in entries)
+    agent = any(is_agent_entry(e) for e in entries)
     first_params = infos[0][0] if infos else {}
 
     in_prices = [p for _, i in infos if (p := _num(i.get("input_cost_per_token"))) is not None]
@@ -179,22 +177,18 @@ class ModelCatalog:
         cls,
         model_list: Iterable[Mapping[str, Any]],
         routing: RoutingConfig | None = None,
-        *,
-        agent_names: Collection[str] = (),
     ) -> ModelCatalog:
         """Build the catalog from config.yaml's ``model_list`` and ``gateway.routing``.
 
-        ``agent_names``: models served by agents (``gateway.agents.registry``), besides
-        those recognisable from ``model_list`` (``agent/...``).
+        A group is an agent when its deployments are (``model: agent/...``, the one rule of
+        :mod:`custom_hooks.core.catalog`).
         """
         cfg = routing or RoutingConfig()
         groups: dict[str, list[Mapping[str, Any]]] = {}
         for entry in model_list:
             groups.setdefault(str(entry.get("model_name")), []).append(entry)
         models = {
-            name: _spec_for_group(
-                name, entries, cfg.models.get(name), cfg.agent_default_estimate, agent=name in agent_names
-            )
+            name: _spec_for_group(name, entries, cfg.models.get(name), cfg.agent_default_estimate)
             for name, entries in groups.items()
         }
         return cls(models=models, default_output_tokens=cfg.default_output_tokens)
@@ -217,8 +211,7 @@ def catalog_for(config_path: str) -> tuple[RoutingConfig, ModelCatalog]:
 
     cfg = load_config_cached(config_path)
     routing = cfg.gateway.routing
-    agents = set(cfg.gateway.agents.registry)
-    return routing, ModelCatalog.from_model_list(cfg.model_list, routing, agent_names=agents)
+    return routing, ModelCatalog.from_model_list(cfg.model_list, routing)
 
 
 def process_catalog() -> tuple[RoutingConfig, ModelCatalog]:

@@ -52,9 +52,7 @@ class ModelDirectory:
     patterns: tuple[str, ...] = ()  # wildcard model names (``openai/*``)
 
     @classmethod
-    def from_model_list(
-        cls, model_list: Collection[Mapping[str, Any]], agents: Collection[str] = ()
-    ) -> ModelDirectory:
+    def from_model_list(cls, model_list: Collection[Mapping[str, Any]]) -> ModelDirectory:
         modes: dict[str, str] = {}
         patterns: list[str] = []
         for entry in model_list:
@@ -63,7 +61,7 @@ class ModelDirectory:
                 continue
             info = entry.get("model_info") or {}
             params = entry.get("litellm_params") or {}
-            is_agent = name in agents or agent_of(params) is not None
+            is_agent = agent_of(params) is not None
             modes.setdefault(name, "agent" if is_agent else str(info.get("mode") or "chat"))
             if "*" in name:
                 patterns.append(name)

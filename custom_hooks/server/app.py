@@ -98,7 +98,7 @@ def _mount_front_door() -> None:
 
     def directory() -> ModelDirectory:
         cfg = current_config()
-        return ModelDirectory.from_model_list(cfg.model_list, cfg.gateway.agents.registry)
+        return ModelDirectory.from_model_list(cfg.model_list)
 
     app.add_middleware(
         FrontDoor,

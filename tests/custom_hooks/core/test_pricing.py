@@ -185,12 +185,14 @@ def test_every_model_in_the_shipped_config_is_priced() -> None:
     assert unpriced == [], f"price these in model_info or gateway.routing.models: {unpriced}"
 
 
-def test_agents_from_the_registry_are_agents_whatever_their_model_says() -> None:
-    cat = ModelCatalog.from_model_list([entry("helper", "demo/echo")], agent_names={"helper"})
-    spec = cat.get("helper")
-    assert (
-        spec is not None and spec.is_agent and spec.fixed_estimate == RoutingConfig().agent_default_estimate
-    )
+def test_an_agent_is_what_its_deployment_serves_not_its_name() -> None:
+    """One rule (core/catalog.py): ``model: agent/...``. A registry agent's name on a plain
+    deployment is priced as the plain model it calls; an agent deployment has the fixed estimate."""
+    cat = ModelCatalog.from_model_list([entry("helper", "demo/echo"), entry("research", "agent/research")])
+    helper, research = cat.get("helper"), cat.get("research")
+    assert helper is not None and not helper.is_agent and helper.fixed_estimate is None
+    assert research is not None and research.is_agent
+    assert research.fixed_estimate == RoutingConfig().agent_default_estimate
 
 
 @pytest.mark.parametrize("tokenizer_model", ["gpt-4o", "gpt-4o-mini", "claude-haiku-4-5", "unknown-model-x"])
