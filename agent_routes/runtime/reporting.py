@@ -26,15 +26,13 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
 
 from custom_hooks.core.errors import gateway_error_of, to_client_facing
+from custom_hooks.core.record import gateway_record
 
 __all__ = ["RunReporter", "is_agent_request", "run_headers"]
 
 
 def _agent_run_of(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    md = data.get("metadata")
-    gateway = md.get("gateway") if isinstance(md, Mapping) else None
-    run = gateway.get("agent_run") if isinstance(gateway, Mapping) else None
-    return run if isinstance(run, Mapping) else None
+    return gateway_record(data).agent_run
 
 
 # (config, its agent model names): the config object current_config() returned last time.

@@ -59,7 +59,8 @@ from litellm.proxy._types import UserAPIKeyAuth
 
 from custom_hooks.core import lifecycle as _lifecycle
 from custom_hooks.core.errors import BudgetExceeded, GatewayError, ServiceUnavailable, to_proxy_exception
-from custom_hooks.core.record import gateway_metadata, identity_of, request_metadata
+from custom_hooks.core.record import BudgetRecord, GatewayRecord, gateway_record, identity_of
+from custom_hooks.core.request_event import event_from_logging_kwargs
 from custom_hooks.core.sections.governance import FailurePolicy, SpendSettings
 from custom_hooks.governance.windows import (
     InProcessCounters,
@@ -445,11 +446,11 @@ def _model_is_agent(model: str | None) -> bool:
 
 
 def estimate_cost(
-    data: Mapping[str, Any], call_type: str, gw: Mapping[str, Any], default_output_tokens: int
+    data: Mapping[str, Any], call_type: str, record: GatewayRecord, default_output_tokens: int
 ) -> float:
     """The cost to reserve: the router's estimate, else ``_pricing``'s (0 when unknown)."""
-    routing = gw.get("routing") or {}
-    if routing.get("estimated_cost") is not None:
+    routing = record.routing
+    if routing is not None and routing.get("estimated_cost") is not None:
         return float(routing["estimated_cost"])
     from custom_hooks.core.pricing import catalog_for, request_kind, request_shape
     from custom_hooks.core.pricing import estimate_cost as price
@@ -480,12 +481,6 @@ def set_budget_service(service: BudgetService | None) -> None:
     _service = service
 
 
-def _budget_md(md: Mapping[str, Any] | None) -> dict[str, Any]:
-    gw = (md or {}).get("gateway") or {}
-    b = gw.get("budget") if isinstance(gw, dict) else None
-    return b if isinstance(b, dict) else {}
-
-
 class BudgetGuard(CustomLogger):
     """Pre-call budget check + reservation; settlement after the call; budget headers."""
 
@@ -510,13 +505,13 @@ class BudgetGuard(CustomLogger):
         if svc is None or not svc.settings.enforce_budgets:
             return data
         ident = identity_of(user_api_key_dict)
-        budgets = [b for b in ident.get("budgets") or [] if b.get("max_budget") is not None]
-        if not budgets:
+        budgets = [dict(b) for b in ident.enforced_budgets] if ident is not None else []
+        if ident is None or not budgets:
             return data
-        gw = gateway_metadata(data)
+        record = gateway_record(data)
         agent = self._is_agent(data.get("model"))
-        amount = 0.0 if agent else estimate_cost(data, call_type, gw, svc.settings.default_output_tokens)
-        labels = {"key": ident.get("key_alias") or "", "team": ident.get("team_id") or "", "user": ""}
+        amount = 0.0 if agent else estimate_cost(data, call_type, record, svc.settings.default_output_tokens)
+        labels = {"key": ident.key_alias or "", "team": ident.team_id or "", "user": ""}
         try:
             res = await svc.reserve(budgets, amount, {k: v for k, v in labels.items() if v})
         except GatewayError as err:
@@ -524,7 +519,7 @@ class BudgetGuard(CustomLogger):
         scopes = [b["scope"] for b in budgets]
         if isinstance(res, Reservation):
             binding = res.remaining()
-            gw["budget"] = {
+            budget: BudgetRecord = {
                 "reserved": res.amount,
                 "reservation_id": res.rid,
                 "scopes": scopes,
@@ -532,50 +527,45 @@ class BudgetGuard(CustomLogger):
             }
             if binding is not None:
                 w, left = binding
-                gw["budget"].update(
-                    limit=w.limit,
-                    remaining=max(0.0, left),
-                    binding_scope=w.scope,
-                    reset_at=w.reset_at.isoformat() if w.reset_at else None,
-                )
+                budget["limit"] = w.limit
+                budget["remaining"] = max(0.0, left)
+                budget["binding_scope"] = w.scope
+                budget["reset_at"] = w.reset_at.isoformat() if w.reset_at else None
+            record.budget = budget
         elif isinstance(res, str):
-            gw["budget"] = {"reserved": 0.0, "reservation_id": None, "scopes": scopes, "degraded": res}
+            record.budget = {"reserved": 0.0, "reservation_id": None, "scopes": scopes, "degraded": res}
         return data
 
     async def async_post_call_success_hook(
         self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, response: Any
     ) -> Any:
         # Non-streaming: settle before the response leaves, so the next call sees the real cost.
-        b = _budget_md(request_metadata(data))
+        b = gateway_record(data).budget or {}
+        rid = b.get("reservation_id")
         svc = self.service
-        if svc is not None and b.get("reservation_id"):
+        if svc is not None and rid:
             hidden = getattr(response, "_hidden_params", None) or {}
             cost = 0.0 if b.get("agent") else float(hidden.get("response_cost") or 0.0)
-            await svc.charge(b["reservation_id"], cost)
+            await svc.charge(rid, cost)
         return response
 
     async def async_log_success_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         # Streams (and anything the success hook did not settle) settle here.
-        md = (kwargs.get("litellm_params") or {}).get("metadata") or {}
-        b = _budget_md(md)
         svc = self.service
-        if svc is None or not b.get("reservation_id"):
+        if svc is None or not isinstance(kwargs, dict):
             return
-        slo = kwargs.get("standard_logging_object") or {}
-        cost = float(slo.get("response_cost") or kwargs.get("response_cost") or 0.0)
-        if b.get("agent") or kwargs.get("cache_hit") or slo.get("cache_hit"):
-            cost = 0.0
-        await svc.charge(b["reservation_id"], cost)
+        event = event_from_logging_kwargs(kwargs, "success")
+        if event.reservation_id is not None:
+            await svc.charge(event.reservation_id, event.charged_cost)
 
     async def async_log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        md = (kwargs.get("litellm_params") or {}).get("metadata") or {}
         svc = self.service
-        if svc is not None:
-            await svc.release(_budget_md(md).get("reservation_id"))
+        if svc is not None and isinstance(kwargs, dict):
+            await svc.release(event_from_logging_kwargs(kwargs, "failure").reservation_id)
 
     async def async_post_call_failure_hook(
         self,
@@ -586,8 +576,7 @@ class BudgetGuard(CustomLogger):
     ) -> Any:
         svc = self.service
         if svc is not None:
-            b = _budget_md(request_metadata(request_data))
-            await svc.release(b.get("reservation_id"))
+            await svc.release(gateway_record(request_data).reservation_id)
         return None
 
     async def async_post_call_response_headers_hook(
@@ -601,7 +590,7 @@ class BudgetGuard(CustomLogger):
         svc = self.service
         if svc is None or not svc.settings.headers:
             return None
-        b = _budget_md(request_metadata(data))
+        b = gateway_record(data).budget or {}
         if b.get("limit") is None:
             return None
         return budget_headers(

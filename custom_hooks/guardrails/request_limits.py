@@ -87,7 +87,8 @@ class RequestLimits(CustomGuardrail):
     ) -> dict[str, Any]:
         t0 = time.perf_counter()
         name = self.guardrail_name or "request_limits"
-        tier = identity_of(user_api_key_dict).get("tier")
+        ident = identity_of(user_api_key_dict)
+        tier = ident.tier if ident is not None else None
         limit = self.options.for_tier(tier)
         tier_text = f"tier '{tier}'" if tier else "the default tier"
         messages = data.get("messages")

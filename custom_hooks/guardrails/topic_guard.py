@@ -68,7 +68,7 @@ class TopicGuard(CustomGuardrail):
         name = self.guardrail_name or "topic_guard"
         ident = identity_of(user_api_key_dict)
         # without a gateway identity (e.g. the master key), LiteLLM's own team id
-        matcher = self.matcher(ident.get("team_id") if ident else user_api_key_dict.team_id)
+        matcher = self.matcher(ident.team_id if ident is not None else user_api_key_dict.team_id)
         roles = set(self.options.roles)
         if matcher:
             for group in groups(request_slots(data, call_type)):
