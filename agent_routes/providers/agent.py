@@ -29,6 +29,7 @@ from agent_routes.runtime.structured import requested_format
 from agent_routes.runtime.threads import get_thread_store
 from custom_hooks.auth.run_tokens import get_run_tokens
 from custom_hooks.core.errors import BadRequest, GatewayError
+from custom_hooks.core.record import gateway_record
 from custom_hooks.core.settings import get_settings
 
 __all__ = ["AgentProvider", "refuse_client_tools", "start_run"]
@@ -62,9 +63,9 @@ def start_run(kwargs: Mapping[str, Any]) -> tuple[AgentRun, StepsMode]:
     optional = kwargs.get("optional_params") or {}
     refuse_client_tools(optional)
     agents = agents_config()
-    gateway_md = md.setdefault("gateway", {})
-    report: dict[str, Any] = gateway_md.setdefault("agent_run", {})
-    parent_request_id = str(gateway_md.get("request_id") or litellm_params.get("litellm_call_id") or "")
+    record = gateway_record(kwargs)
+    report = record.agent_run_report()
+    parent_request_id = str(record.request_id or litellm_params.get("litellm_call_id") or "")
     agent = str(kwargs.get("model") or "").removeprefix("agent/")
     mode = steps_mode(md, optional, agents.steps_default)
     run = new_agent_run(

@@ -27,16 +27,14 @@ from litellm.proxy._types import UserAPIKeyAuth
 
 from custom_hooks.core.config import GatewayConfig
 from custom_hooks.core.errors import gateway_error_of, to_client_facing
+from custom_hooks.core.record import gateway_record
 from custom_hooks.core.services import Slot, services
 
 __all__ = ["AGENT_MODELS", "RunReporter", "agent_models_of", "is_agent_request", "run_headers"]
 
 
 def _agent_run_of(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    md = data.get("metadata")
-    gateway = md.get("gateway") if isinstance(md, Mapping) else None
-    run = gateway.get("agent_run") if isinstance(gateway, Mapping) else None
-    return run if isinstance(run, Mapping) else None
+    return gateway_record(data).agent_run
 
 
 # model name -> agent for the served config (filled by the agents step).

@@ -67,8 +67,8 @@ from agent_routes.runtime.thread_leases import Lease, take_turn
 from agent_routes.runtime.threads import Owner, ThreadStore
 from custom_hooks.auth.run_tokens import RunTokens
 from custom_hooks.core.errors import BadRequest, GatewayError
+from custom_hooks.core.record import identity_from_metadata
 from custom_hooks.core.sections.agents import AgentsConfig, AgentSpec
-from custom_hooks.ledger.spend_ledger import gateway_identity_from_metadata
 
 __all__ = ["AgentRun", "Caller", "RunOutcome", "caller_from_metadata"]
 
@@ -94,13 +94,16 @@ class Caller:
 
 def caller_from_metadata(md: dict[str, Any]) -> Caller:
     """The caller from LiteLLM's request metadata (``kwargs["litellm_params"]["metadata"]``)."""
-    ident = gateway_identity_from_metadata(md)
-    key_hash = ident.get("key_hash") or md.get("user_api_key_hash") or md.get("user_api_key") or "anonymous"
-    team_id = ident.get("team_id") or md.get("user_api_key_team_id")
-    run = ident.get("run")
-    return Caller(
-        key_hash=str(key_hash), team_id=team_id, parent_run=run if isinstance(run, Mapping) else None
+    ident = identity_from_metadata(md)
+    key_hash = (
+        (ident.key_hash if ident else None)
+        or md.get("user_api_key_hash")
+        or md.get("user_api_key")
+        or "anonymous"
     )
+    team_id = (ident.team_id if ident else None) or md.get("user_api_key_team_id")
+    run = ident.run if ident else None
+    return Caller(key_hash=str(key_hash), team_id=team_id, parent_run=run.to_dict() if run else None)
 
 
 @dataclass

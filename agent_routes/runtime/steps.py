@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from custom_hooks.core.errors import BadRequest
-from custom_hooks.ledger.spend_ledger import gateway_identity_from_metadata
+from custom_hooks.core.record import identity_from_metadata
 
 __all__ = ["StepsMode", "StepsRenderer", "parse_steps_mode", "steps_mode"]
 
@@ -62,7 +62,8 @@ def parse_steps_mode(value: Any, *, param: str = "metadata.agent_steps") -> Step
 
 def steps_mode(md: Mapping[str, Any], optional_params: Mapping[str, Any], default: bool) -> StepsMode:
     """The steps mode for one request (see the module docstring for the precedence)."""
-    key_md = gateway_identity_from_metadata(dict(md)).get("metadata") or {}
+    ident = identity_from_metadata(md)
+    key_md = ident.metadata if ident is not None else {}
     for value, param in (
         (optional_params.get("agent_steps"), "agent_steps"),
         (md.get("agent_steps"), "metadata.agent_steps"),

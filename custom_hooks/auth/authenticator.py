@@ -34,6 +34,7 @@ from custom_hooks.core.errors import (
     NotFound,
     PermissionDenied,
 )
+from custom_hooks.core.identity import remember_identity
 from custom_hooks.core.lifecycle import Step
 from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.edge.front_door import (
@@ -256,6 +257,8 @@ class Authenticator:
 
     def to_user_api_key_auth(self, ident: Identity) -> UserAPIKeyAuth:
         models = [] if ident.is_admin and ident.run is None else self._allowed_models(ident)
+        wire = ident.as_metadata()
+        remember_identity(ident, wire)  # identity_of() hands hooks this very object back
         return UserAPIKeyAuth(
             api_key=ident.key_hash,
             key_alias=ident.key_alias,
@@ -269,7 +272,7 @@ class Authenticator:
             max_parallel_requests=ident.max_parallel_requests,
             team_rpm_limit=ident.team_rpm_limit,
             team_tpm_limit=ident.team_tpm_limit,
-            metadata={"gateway_identity": ident.as_metadata()},
+            metadata={"gateway_identity": wire},
         )
 
     def check_access(self, ident: Identity, *, route: str, is_llm_route: bool, models: Sequence[str]) -> None:

@@ -4,8 +4,8 @@
 - Model allow-lists hold model and agent names with shell-style wildcards (``gpt-4o*``,
   ``*``); an empty list means "every model". A key never exceeds its team: its models are
   the intersection of both lists, its rpm/tpm/parallel limits the minimum of both.
-- :class:`Identity` is what custom auth hands to every hook, as
-  ``UserAPIKeyAuth.metadata["gateway_identity"]``.
+- :class:`Identity` (defined in :mod:`custom_hooks.core.identity`, re-exported here) is
+  what custom auth hands to every hook, as ``UserAPIKeyAuth.metadata["gateway_identity"]``.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from custom_hooks.auth.model_access import NO_MODELS, expand_models, model_allowed
-
-if TYPE_CHECKING:
-    from custom_hooks.auth.run_tokens import RunClaims
+from custom_hooks.core.identity import Identity, RunInfo
+from custom_hooks.core.model_access import expand_models, model_allowed
 
 __all__ = [
     "ADMIN_ROLE",
@@ -81,88 +78,6 @@ def effective_limit(*limits: int | None) -> int | None:
     """The tightest of the limits that are set."""
     set_ = [x for x in limits if x is not None]
     return min(set_) if set_ else None
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """The agent run a run token belongs to."""
-
-    run_id: str
-    parent_request_id: str | None
-    agent: str | None
-    depth: int
-    allowed_models: tuple[str, ...]
-
-    @classmethod
-    def from_claims(cls, claims: RunClaims) -> RunInfo:
-        """The run a verified run token's claims describe."""
-        return cls(
-            run_id=claims.run_id,
-            parent_request_id=claims.parent_request_id,
-            agent=claims.agent,
-            depth=int(claims.depth),
-            allowed_models=tuple(claims.allowed_models),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "parent_request_id": self.parent_request_id,
-            "agent": self.agent,
-            "depth": self.depth,
-            "allowed_models": list(self.allowed_models),
-        }
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who is calling, what they may call, and which budgets apply."""
-
-    key_hash: str
-    key_alias: str | None
-    user_id: str | None
-    team_id: str | None
-    team_alias: str | None = None
-    tier: str | None = None
-    is_admin: bool = False
-    key_models: tuple[str, ...] = ()
-    team_models: tuple[str, ...] = ()
-    rpm_limit: int | None = None
-    tpm_limit: int | None = None
-    max_parallel_requests: int | None = None
-    team_rpm_limit: int | None = None
-    team_tpm_limit: int | None = None
-    budgets: tuple[Mapping[str, Any], ...] = ()
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    run: RunInfo | None = None
-
-    def may_call(self, model: str) -> bool:
-        """Whether this identity may call ``model`` (a model or agent name)."""
-        if self.run is not None:
-            return model_allowed(self.run.allowed_models, model) if self.run.allowed_models else False
-        return model_allowed(self.key_models, model) and model_allowed(self.team_models, model)
-
-    def allowed_model_names(self, names: Iterable[str]) -> list[str]:
-        if self.run is not None:
-            return [n for n in names if self.may_call(n)] or [NO_MODELS]
-        return expand_models(self.key_models, self.team_models, names)
-
-    def with_run(self, run: RunInfo) -> Identity:
-        """The same caller inside an agent run: narrowed models, never admin."""
-        return Identity(**{**self.__dict__, "run": run, "is_admin": False})
-
-    def as_metadata(self) -> dict[str, Any]:
-        """``metadata["gateway_identity"]`` as every hook reads it (no secrets)."""
-        return {
-            "key_hash": self.key_hash,
-            "key_alias": self.key_alias,
-            "user_id": self.user_id,
-            "team_id": self.team_id,
-            "tier": self.tier,
-            "budgets": [dict(b) for b in self.budgets],
-            "metadata": dict(self.metadata),
-            "run": self.run.to_dict() if self.run else None,
-        }
 
 
 def identity_from_records(

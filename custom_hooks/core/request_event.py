@@ -1,12 +1,17 @@
-"""One finished request, as metrics and request logs see it.
+"""One finished request, as the ledger, budget settlement, metrics, request log and traces see it.
 
-LiteLLM hands logging callbacks a large ``kwargs`` dict; :func:`event_from_logging_kwargs`
-narrows it to the few fields we report. Where things come from (verified on 1.108.7):
+LiteLLM hands every logging callback the same large ``kwargs`` dict; :func:`event_from_logging_kwargs`
+narrows it to the fields we record, once per payload: the event is memoised on the payload
+(under a private key, checked against the payload's ``standard_logging_object`` and
+``litellm_params``), so five callbacks read one parse and cannot disagree. Where things come
+from (verified on 1.108.7):
 
-- our hooks' decisions: ``kwargs["litellm_params"]["metadata"]["gateway"]`` (the same dict the
-  pre-call hooks wrote into ``data["metadata"]["gateway"]``), on success *and* failure events,
-  including requests a pre-call hook rejected;
-- identity, cost, tokens, timings: ``kwargs["standard_logging_object"]``;
+- our hooks' decisions: the :class:`~custom_hooks.core.record.GatewayRecord` in
+  ``kwargs["litellm_params"]`` (either metadata spelling, see :mod:`custom_hooks.core.record`),
+  the same dict the pre-call hooks wrote, on success *and* failure events, including
+  requests a pre-call hook rejected;
+- the caller: the :class:`~custom_hooks.core.identity.Identity` custom auth put in the metadata;
+- cost, tokens, timings: ``kwargs["standard_logging_object"]``;
 - the request id: ``kwargs["litellm_call_id"]``, which the request-id middleware made equal
   to the ``x-request-id`` returned to the caller.
 """
@@ -15,11 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import openai
 from fastapi import HTTPException
 from litellm.proxy._types import ProxyException
+
+from custom_hooks.core.identity import Identity
+from custom_hooks.core.record import (
+    gateway_record,
+    identity_from_metadata,
+    identity_wire_from_metadata,
+    litellm_metadata,
+)
 
 __all__ = [
     "RequestEvent",
@@ -62,32 +75,13 @@ def _str(value: Any) -> str | None:
 
 
 def gateway_metadata(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """``metadata["gateway"]`` from a logging payload (either metadata spelling)."""
-    params = _dict(kwargs.get("litellm_params"))
-    for name in ("metadata", "litellm_metadata"):
-        gw = _dict(params.get(name)).get("gateway")
-        if isinstance(gw, dict):
-            return gw
-    return {}
+    """The raw ``gateway`` record of a logging payload (either metadata spelling; ``{}`` if none)."""
+    return gateway_record(kwargs).as_dict()
 
 
 def gateway_identity_from_metadata(md: Mapping[str, Any]) -> dict[str, Any]:
-    """``gateway_identity`` as custom auth returned it, from a logging payload's metadata."""
-    for name in ("user_api_key_metadata", "user_api_key_auth_metadata"):
-        meta = md.get(name)
-        if isinstance(meta, dict) and isinstance(meta.get("gateway_identity"), dict):
-            return meta["gateway_identity"]  # type: ignore[no-any-return]
-    auth = md.get("user_api_key_auth")
-    meta = getattr(auth, "metadata", None)
-    if isinstance(meta, dict) and isinstance(meta.get("gateway_identity"), dict):
-        return meta["gateway_identity"]  # type: ignore[no-any-return]
-    return {}
-
-
-def _run_id(raw_md: Mapping[str, Any]) -> str | None:
-    """The run id of an agent's inner call (from the run token's identity)."""
-    run = gateway_identity_from_metadata(raw_md).get("run")
-    return str(run["run_id"]) if isinstance(run, dict) and run.get("run_id") else None
+    """``gateway_identity`` as custom auth returned it (a dict; prefer ``identity_from_metadata``)."""
+    return identity_wire_from_metadata(md) or {}
 
 
 def _code_from_detail(detail: Any) -> str | None:
@@ -152,6 +146,8 @@ class RequestEvent:
     error_code: str | None = None
     rejected: bool = False  # refused by the gateway (a hook or limiter), not failed upstream
     reason: str | None = None  # stable reason code of a failure (budget_exceeded, guardrail_blocked, ...)
+    # the request's GatewayRecord parts (RoutingRecord, GuardrailDecision, BudgetRecord,
+    # AgentRunRecord in custom_hooks.core.record), as plain dicts for the reporters
     routing: dict[str, Any] | None = None
     guardrails: list[dict[str, Any]] = field(default_factory=list)
     budget: dict[str, Any] | None = None
@@ -160,10 +156,31 @@ class RequestEvent:
     fallback: bool = False  # LiteLLM served this call from a fallback model group
     messages: Any = None
     response: Any = None
+    identity: Identity | None = None  # the caller, as custom auth resolved them
+    deployment: str | None = None  # LiteLLM's model id of the deployment that served it
+    parent_request_id: str | None = None  # an inner call's agent request (from its run token)
 
     @property
     def is_agent_run(self) -> bool:
         return bool(self.agent_run)
+
+    @property
+    def reservation_id(self) -> str | None:
+        """The budget reservation this request holds (None: nothing reserved)."""
+        rid = (self.budget or {}).get("reservation_id")
+        return str(rid) if rid else None
+
+    @property
+    def charged_cost(self) -> float:
+        """What this request costs its budgets: 0 for failures, cache hits and an agent's outer request."""
+        if (
+            self.status != "success"
+            or self.cache_hit
+            or self.is_agent_run
+            or (self.budget or {}).get("agent")
+        ):
+            return 0.0
+        return self.cost_usd or 0.0
 
 
 def _failure(slo: Mapping[str, Any], exc: Any) -> tuple[str | None, str | None, bool, str | None]:
@@ -178,14 +195,43 @@ def _failure(slo: Mapping[str, Any], exc: Any) -> tuple[str | None, str | None, 
     return err_type, code, rejected, None
 
 
+# Where the payload's event is memoised: (status, standard_logging_object, litellm_params, event).
+_MEMO_KEY = "_gateway_request_event"
+
+
 def event_from_logging_kwargs(kwargs: Mapping[str, Any], status: str) -> RequestEvent:
-    """Build a :class:`RequestEvent` from a success or failure logging payload."""
+    """The :class:`RequestEvent` of a success or failure logging payload, built once per payload."""
+    slo, params = kwargs.get("standard_logging_object"), kwargs.get("litellm_params")
+    memo = kwargs.get(_MEMO_KEY)
+    if (
+        isinstance(memo, tuple)
+        and len(memo) == 4
+        and memo[0] == status
+        and memo[1] is slo
+        and memo[2] is params
+        and isinstance(memo[3], RequestEvent)
+    ):
+        return memo[3]
+    event = _build(kwargs, status)
+    if isinstance(kwargs, dict):
+        kwargs[_MEMO_KEY] = (status, slo, params, event)
+    return event
+
+
+def _requested_body_model(params: Mapping[str, Any]) -> str | None:
+    body = _dict(_dict(params.get("proxy_server_request")).get("body"))
+    return _str(body.get("model"))
+
+
+def _build(kwargs: Mapping[str, Any], status: str) -> RequestEvent:
     slo = _dict(kwargs.get("standard_logging_object"))
     md = _dict(slo.get("metadata"))
-    gw = gateway_metadata(kwargs)
+    record = gateway_record(kwargs)
     params = _dict(kwargs.get("litellm_params"))
-    raw_md = _dict(params.get("metadata")) or _dict(params.get("litellm_metadata"))
-    routing = _dict(gw.get("routing")) or None
+    raw_md = litellm_metadata(kwargs)
+    ident = identity_from_metadata(raw_md)
+    run = ident.run if ident is not None else None
+    routing = record.routing
     start, end = _float(slo.get("startTime")), _float(slo.get("endTime"))
     first = _float(slo.get("completionStartTime"))
     err_type, err_code, rejected, reason = None, None, False, None
@@ -193,40 +239,48 @@ def event_from_logging_kwargs(kwargs: Mapping[str, Any], status: str) -> Request
         err_type, err_code, rejected, reason = _failure(slo, kwargs.get("exception"))
     served = _str(slo.get("model_group")) or _str(raw_md.get("model_group")) or _str(kwargs.get("model"))
     requested = (
-        _str((routing or {}).get("requested_model")) or _str(raw_md.get("original_model_group")) or served
+        (_str(routing.get("requested_model")) if routing else None)
+        or _requested_body_model(params)
+        or _str(raw_md.get("original_model_group"))
+        or served
     )
-    guardrails = gw.get("guardrails")
+    cost = _float(slo.get("response_cost"))
     return RequestEvent(
-        request_id=_str(gw.get("request_id")) or _str(kwargs.get("litellm_call_id")) or _str(slo.get("id")),
+        request_id=record.request_id or _str(kwargs.get("litellm_call_id")) or _str(slo.get("id")),
         status=status,
         call_type=_str(slo.get("call_type")) or _str(kwargs.get("call_type")),
-        key_alias=_str(md.get("user_api_key_alias")),
-        key_hash=_str(md.get("user_api_key_hash")),
-        team_id=_str(md.get("user_api_key_team_id")),
-        user_id=_str(md.get("user_api_key_user_id")),
+        key_alias=(ident and ident.key_alias) or _str(md.get("user_api_key_alias")),
+        key_hash=(ident and ident.key_hash)
+        or _str(md.get("user_api_key_hash"))
+        or _str(raw_md.get("user_api_key_hash")),
+        team_id=(ident and ident.team_id) or _str(md.get("user_api_key_team_id")),
+        user_id=(ident and ident.user_id) or _str(md.get("user_api_key_user_id")),
         requested_model=requested,
         served_model=served,
         provider=_str(slo.get("custom_llm_provider")),
         response_model=_str(slo.get("model")),
         stream=bool(slo.get("stream") or kwargs.get("stream")),
-        cache_hit=bool(slo.get("cache_hit")),
+        cache_hit=bool(slo.get("cache_hit") or kwargs.get("cache_hit")),
         latency_s=(end - start) if start is not None and end is not None else None,
         time_to_first_token_s=(first - start)
         if first is not None and start is not None and first > start
         else None,
-        cost_usd=_float(slo.get("response_cost")),
+        cost_usd=cost if cost is not None else _float(kwargs.get("response_cost")),
         prompt_tokens=_int(slo.get("prompt_tokens")),
         completion_tokens=_int(slo.get("completion_tokens")),
         error_type=err_type,
         error_code=err_code,
         rejected=rejected,
         reason=reason,
-        routing=routing,
-        guardrails=[g for g in guardrails if isinstance(g, dict)] if isinstance(guardrails, list) else [],
-        budget=_dict(gw.get("budget")) or None,
-        agent_run=_dict(gw.get("agent_run")) or None,
-        run_id=_run_id(raw_md),
+        routing=cast("dict[str, Any] | None", routing),
+        guardrails=cast("list[dict[str, Any]]", record.guardrails),
+        budget=cast("dict[str, Any] | None", record.budget),
+        agent_run=cast("dict[str, Any] | None", record.agent_run),
+        run_id=run.run_id if run is not None else None,
         fallback=bool(raw_md.get("attempted_fallbacks")),
         messages=slo.get("messages"),
         response=slo.get("response"),
+        identity=ident,
+        deployment=_str(slo.get("model_id")),
+        parent_request_id=run.parent_request_id if run is not None else None,
     )

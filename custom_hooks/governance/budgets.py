@@ -63,7 +63,8 @@ from litellm.proxy._types import UserAPIKeyAuth
 from custom_hooks.core import clock as _clock
 from custom_hooks.core.errors import to_proxy_exception
 from custom_hooks.core.lifecycle import Step
-from custom_hooks.core.record import gateway_metadata, identity_of, request_metadata
+from custom_hooks.core.record import BudgetRecord, GatewayRecord, gateway_record, identity_of
+from custom_hooks.core.request_event import event_from_logging_kwargs
 from custom_hooks.core.sections.governance import FailurePolicy, SpendSettings
 from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.governance.verdict import BudgetVerdict, Check, WindowSpend, budget_headers, budget_verdict
@@ -403,15 +404,15 @@ def _model_is_agent(model: str | None) -> bool:
         return False
     cfg = services().config
     spec = catalog_for(str(cfg.path))[1].get(model)
-    return bool(spec is not None and spec.is_agent) or model in cfg.gateway.agents.registry
+    return bool(spec is not None and spec.is_agent)
 
 
 def estimate_cost(
-    data: Mapping[str, Any], call_type: str, gw: Mapping[str, Any], default_output_tokens: int
+    data: Mapping[str, Any], call_type: str, record: GatewayRecord, default_output_tokens: int
 ) -> float:
     """The cost to reserve: the router's estimate, else the catalog price (0 when unknown)."""
-    routing = gw.get("routing") or {}
-    if routing.get("estimated_cost") is not None:
+    routing = record.routing
+    if routing is not None and routing.get("estimated_cost") is not None:
         return float(routing["estimated_cost"])
     from custom_hooks.core.pricing import catalog_for, request_kind, request_shape
     from custom_hooks.core.pricing import estimate_cost as price
@@ -432,12 +433,6 @@ BUDGETS: Slot[BudgetService] = Slot("budgets", "the budget service")
 def get_budget_service() -> BudgetService:
     """The process's budget service (:class:`GatewayStarting` before the budgets step ran)."""
     return services().get(BUDGETS)
-
-
-def _budget_md(md: Mapping[str, Any] | None) -> dict[str, Any]:
-    gw = (md or {}).get("gateway") or {}
-    b = gw.get("budget") if isinstance(gw, dict) else None
-    return b if isinstance(b, dict) else {}
 
 
 class BudgetGuard(CustomLogger):
@@ -464,13 +459,13 @@ class BudgetGuard(CustomLogger):
         if not svc.settings.enforce_budgets:
             return data
         ident = identity_of(user_api_key_dict)
-        budgets = [b for b in ident.get("budgets") or [] if b.get("max_budget") is not None]
-        if not budgets:
+        budgets = [dict(b) for b in ident.enforced_budgets] if ident is not None else []
+        if ident is None or not budgets:
             return data
-        gw = gateway_metadata(data)
+        record = gateway_record(data)
         agent = self._is_agent(data.get("model"))
-        amount = 0.0 if agent else estimate_cost(data, call_type, gw, svc.settings.default_output_tokens)
-        labels = {"key": ident.get("key_alias") or "", "team": ident.get("team_id") or "", "user": ""}
+        amount = 0.0 if agent else estimate_cost(data, call_type, record, svc.settings.default_output_tokens)
+        labels = {"key": ident.key_alias or "", "team": ident.team_id or "", "user": ""}
         verdict = await svc.reserve(budgets, amount, {k: v for k, v in labels.items() if v})
         if verdict is None:
             return data
@@ -479,14 +474,14 @@ class BudgetGuard(CustomLogger):
             raise to_proxy_exception(err)
         scopes = [b["scope"] for b in budgets]
         if verdict.action == "degraded":
-            gw["budget"] = {
+            record.budget = {
                 "reserved": 0.0,
                 "reservation_id": None,
                 "scopes": scopes,
                 "degraded": verdict.reason,
             }
             return data
-        gw["budget"] = {
+        budget: BudgetRecord = {
             "reserved": verdict.reserve,
             "reservation_id": verdict.reservation_id,
             "scopes": scopes,
@@ -494,44 +489,41 @@ class BudgetGuard(CustomLogger):
         }
         if verdict.window is not None:
             reset = verdict.reset_at
-            gw["budget"].update(
-                limit=verdict.window.limit,
-                remaining=verdict.remaining,
-                binding_scope=verdict.window.scope,
-                reset_at=reset.isoformat() if reset else None,
-            )
+            budget["limit"] = verdict.window.limit
+            budget["remaining"] = max(0.0, verdict.remaining or 0.0)
+            budget["binding_scope"] = verdict.window.scope
+            budget["reset_at"] = reset.isoformat() if reset else None
+        record.budget = budget
         return data
 
     async def async_post_call_success_hook(
         self, data: dict[str, Any], user_api_key_dict: UserAPIKeyAuth, response: Any
     ) -> Any:
         # Non-streaming: settle before the response leaves, so the next call sees the real cost.
-        b = _budget_md(request_metadata(data))
-        if b.get("reservation_id"):
+        b = gateway_record(data).budget or {}
+        rid = b.get("reservation_id")
+        if rid:  # the service is reached only with a reservation to settle
             hidden = getattr(response, "_hidden_params", None) or {}
             cost = 0.0 if b.get("agent") else float(hidden.get("response_cost") or 0.0)
-            await self.service.charge(b["reservation_id"], cost)
+            await self.service.charge(rid, cost)
         return response
 
     async def async_log_success_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         # Streams (and anything the success hook did not settle) settle here.
-        md = (kwargs.get("litellm_params") or {}).get("metadata") or {}
-        b = _budget_md(md)
-        if not b.get("reservation_id"):
+        if not isinstance(kwargs, dict):
             return
-        slo = kwargs.get("standard_logging_object") or {}
-        cost = float(slo.get("response_cost") or kwargs.get("response_cost") or 0.0)
-        if b.get("agent") or kwargs.get("cache_hit") or slo.get("cache_hit"):
-            cost = 0.0
-        await self.service.charge(b["reservation_id"], cost)
+        event = event_from_logging_kwargs(kwargs, "success")
+        if event.reservation_id is not None:
+            await self.service.charge(event.reservation_id, event.charged_cost)
 
     async def async_log_failure_event(
         self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        md = (kwargs.get("litellm_params") or {}).get("metadata") or {}
-        rid = _budget_md(md).get("reservation_id")
+        if not isinstance(kwargs, dict):
+            return
+        rid = event_from_logging_kwargs(kwargs, "failure").reservation_id
         if rid:
             await self.service.release(rid)
 
@@ -542,7 +534,7 @@ class BudgetGuard(CustomLogger):
         user_api_key_dict: UserAPIKeyAuth,
         traceback_str: str | None = None,
     ) -> Any:
-        rid = _budget_md(request_metadata(request_data)).get("reservation_id")
+        rid = gateway_record(request_data).reservation_id
         if rid:
             await self.service.release(rid)
         return None
@@ -558,7 +550,7 @@ class BudgetGuard(CustomLogger):
         svc = self.service
         if not svc.settings.headers:
             return None
-        b = _budget_md(request_metadata(data))
+        b = gateway_record(data).budget or {}
         if b.get("limit") is None:
             return None
         return budget_headers(

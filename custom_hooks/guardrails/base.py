@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from custom_hooks.core.errors import GatewayProxyException, GuardrailBlocked, to_proxy_exception
-from custom_hooks.core.record import gateway_metadata, identity_of  # re-exported: one definition
+from custom_hooks.core.record import (
+    GuardrailDecision,
+    gateway_record,
+    identity_of,
+)  # re-exported: one definition
 from custom_hooks.guardrails.request_slots import TextSlot, request_slots  # re-exported
 from custom_hooks.guardrails.response_slots import response_slots  # re-exported
 
@@ -45,7 +49,7 @@ __all__ = [
     "apply_spans",
     "blocked",
     "enforce",
-    "gateway_metadata",
+    "gateway_record",
     "identity_of",
     "non_overlapping",
     "record",
@@ -236,13 +240,13 @@ def record(
     guardrail: str,
     counts: Counts,
     phase: str = "input",
-) -> list[dict[str, Any]]:
+) -> list[GuardrailDecision]:
     """Record decisions as data and as one structured log line, never with content.
 
     ``counts`` maps (entity, action) to how many times; an empty mapping records a
     single ``allowed`` decision so every guardrail that ran leaves a trace.
     """
-    entries: list[dict[str, Any]] = [
+    entries: list[GuardrailDecision] = [
         {
             "guardrail": guardrail,
             "entity": entity,
@@ -252,12 +256,7 @@ def record(
         }
         for (entity, action), n in (counts.items() if counts else [((None, "allowed"), 0)])
     ]
-    gw = gateway_metadata(data)
-    existing = gw.get("guardrails")
-    if isinstance(existing, list):
-        existing.extend(entries)
-    else:
-        gw["guardrails"] = entries
+    gateway_record(data).add_guardrail_decisions(entries)
     level = logging.INFO if counts else logging.DEBUG  # "allowed" lines only when debugging
     if log.isEnabledFor(level):
         log.log(

@@ -117,7 +117,8 @@ class RequestLimits(CustomGuardrail):
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
-        tier = identity_of(user_api_key_dict).get("tier")
+        ident = identity_of(user_api_key_dict)
+        tier = ident.tier if ident is not None else None
         limit = self.options.for_tier(tier)
         messages = data.get("messages")
         if not isinstance(messages, list):  # a Responses item list counts as messages too

@@ -80,7 +80,7 @@ class TopicGuard(CustomGuardrail):
         """The first blocked topic in the roles checked (each group space-joined, then glued)."""
         ident = identity_of(user_api_key_dict)
         # without a gateway identity (e.g. the master key), LiteLLM's own team id
-        matcher = self.matcher(ident.get("team_id") if ident else user_api_key_dict.team_id)
+        matcher = self.matcher(ident.team_id if ident is not None else user_api_key_dict.team_id)
         if not matcher:
             return None
         roles = set(self.options.roles)

@@ -1,7 +1,8 @@
 """One ledger row per request that reached a model (the ``spend_ledger`` logging callback).
 
-What becomes a row, read from LiteLLM's logging payload
-(``kwargs["standard_logging_object"]`` and ``kwargs["litellm_params"]["metadata"]``):
+What becomes a row, read from the payload's :class:`~custom_hooks.core.request_event.RequestEvent`
+(built once per logging payload and shared with budget settlement, metrics, request log and
+traces, so they cannot disagree):
 
 - success, streaming included: tokens and cost as LiteLLM computed them from the
   upstream's reported usage;
@@ -21,7 +22,7 @@ What becomes a row, read from LiteLLM's logging payload
   ledger never counts a run twice: a run costs the sum of its inner rows
   (``WHERE agent_run_id = ...``).
 
-``request_id`` is ``metadata.gateway.request_id`` when the observability hook set one,
+``request_id`` is the request record's ``request_id`` when the observability hook set one,
 else LiteLLM's call id; ``created_at`` is when the request started (the budget window it
 was charged to).
 """
@@ -37,10 +38,10 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import ProxyException
 
 from custom_hooks.core.errors import GatewayError
-from custom_hooks.core.request_event import gateway_identity_from_metadata
+from custom_hooks.core.request_event import event_from_logging_kwargs
 from custom_hooks.ledger import writer as _ledger
 
-__all__ = ["SpendLedger", "gateway_identity_from_metadata", "ledger_row", "reached_a_model"]
+__all__ = ["SpendLedger", "ledger_row", "reached_a_model"]
 
 log = logging.getLogger("gateway.ledger")
 
@@ -77,70 +78,46 @@ def _utc(value: Any) -> datetime:
     return datetime.now(UTC)
 
 
-def _requested_model(gw: dict[str, Any], kwargs: dict[str, Any], slo: dict[str, Any]) -> Any:
-    routing = gw.get("routing") or {}
-    if routing.get("requested_model"):
-        return routing["requested_model"]
-    body = ((kwargs.get("litellm_params") or {}).get("proxy_server_request") or {}).get("body") or {}
-    return body.get("model") or slo.get("model_group") or kwargs.get("model")
-
-
 def ledger_row(
     kwargs: dict[str, Any], start_time: Any, end_time: Any, *, failed: bool
 ) -> dict[str, Any] | None:
     """Build the ledger row for one logging event (None: not a model call)."""
     if failed and not reached_a_model(kwargs):
         return None
-    slo: dict[str, Any] = kwargs.get("standard_logging_object") or {}
-    md: dict[str, Any] = (kwargs.get("litellm_params") or {}).get("metadata") or {}
-    gw: dict[str, Any] = md.get("gateway") or {}
-    ident = gateway_identity_from_metadata(md)
-    slo_md: dict[str, Any] = slo.get("metadata") or {}
-    run = ident.get("run") or {}
-    agent_run = gw.get("agent_run") or {}
-
-    cache_hit = bool(kwargs.get("cache_hit") or slo.get("cache_hit"))
-    status = "failure" if failed else ("cache_hit" if cache_hit else "success")
-    prompt = int(slo.get("prompt_tokens") or 0)
-    completion = int(slo.get("completion_tokens") or 0)
-    cost = float(slo.get("response_cost") or kwargs.get("response_cost") or 0.0)
-    if failed or cache_hit:
+    ev = event_from_logging_kwargs(kwargs, "failure" if failed else "success")
+    agent_run = ev.agent_run or {}
+    status = "failure" if failed else ("cache_hit" if ev.cache_hit else "success")
+    prompt, completion = ev.prompt_tokens or 0, ev.completion_tokens or 0
+    cost = ev.cost_usd or 0.0
+    if failed or ev.cache_hit:
         cost = 0.0
     if failed:
         prompt = completion = 0
     if agent_run:  # the outer request of an agent run: its inner calls carry the cost
         cost, prompt, completion = 0.0, 0, 0
-
-    error_class = None
-    if failed:
-        info = slo.get("error_information") or {}
-        exc = kwargs.get("exception")
-        error_class = info.get("error_class") or (type(exc).__name__ if exc is not None else "Exception")
-
     started, ended = _utc(start_time), _utc(end_time)
-    request_id = gw.get("request_id") or kwargs.get("litellm_call_id") or slo.get("id")
-    if not request_id:
+    if not ev.request_id:
         return None
     return {
-        "request_id": str(request_id),
+        "request_id": ev.request_id,
         "created_at": started,
-        "key_hash": ident.get("key_hash") or slo_md.get("user_api_key_hash") or md.get("user_api_key_hash"),
-        "key_alias": ident.get("key_alias") or slo_md.get("user_api_key_alias"),
-        "user_id": ident.get("user_id") or slo_md.get("user_api_key_user_id"),
-        "team_id": ident.get("team_id") or slo_md.get("user_api_key_team_id"),
-        "requested_model": _requested_model(gw, kwargs, slo),
-        "served_model": slo.get("model_group") or kwargs.get("model"),
-        "deployment": slo.get("model_id") or None,
-        "agent_run_id": agent_run.get("run_id") or run.get("run_id"),
-        "parent_request_id": None if agent_run else run.get("parent_request_id"),
+        "key_hash": ev.key_hash,
+        "key_alias": ev.key_alias,
+        "user_id": ev.user_id,
+        "team_id": ev.team_id,
+        "requested_model": ev.requested_model,
+        "served_model": ev.served_model,
+        "deployment": ev.deployment,
+        "agent_run_id": agent_run.get("run_id") or ev.run_id,
+        "parent_request_id": None if agent_run else ev.parent_request_id,
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "cost": cost,
         "latency_ms": max(0.0, (ended - started).total_seconds() * 1000.0),
         "status": status,
-        "error_class": error_class,
-        "cache_hit": cache_hit,
-        "routing_reason": (gw.get("routing") or {}).get("reason"),
+        "error_class": (ev.error_type or "Exception") if failed else None,
+        "cache_hit": ev.cache_hit,
+        "routing_reason": (ev.routing or {}).get("reason"),
     }
 
 

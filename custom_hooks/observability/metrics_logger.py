@@ -8,7 +8,7 @@ the budget guard and the cost router). Which event feeds which metric:
   calls' durations, ``execute_tool``), upstream failures;
 - ``async_post_call_failure_hook`` (once per refused request, auth failures included):
   ``gateway_rejections_total{reason}``;
-- ``async_pre_call_hook``: stamps ``metadata["gateway"]["request_id"]`` for the ledger.
+- ``async_pre_call_hook``: stamps the request record's ``request_id`` for the ledger.
 
 The same events feed the LiteLLM-named families dashboards use (``litellm_requests_metric``,
 ``litellm_proxy_total_requests_metric``, ...; :mod:`custom_hooks.observability.litellm_metrics`) in
@@ -26,7 +26,7 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
 
-from custom_hooks.core.record import gateway_metadata
+from custom_hooks.core.record import gateway_record
 from custom_hooks.core.request_event import RequestEvent, classify_exception, event_from_logging_kwargs
 from custom_hooks.observability.litellm_metrics import (
     LLM_ROUTES,
@@ -213,10 +213,11 @@ class Metrics(CustomLogger):
     async def async_pre_call_hook(
         self, user_api_key_dict: UserAPIKeyAuth, cache: Any, data: dict[str, Any], call_type: Any
     ) -> dict[str, Any]:
-        """Stamp the request id into ``metadata["gateway"]`` so the ledger row carries it."""
+        """Stamp the request id into the request's record so the ledger row carries it."""
         call_id = data.get("litellm_call_id")
-        if call_id:
-            gateway_metadata(data).setdefault("request_id", str(call_id))
+        record = gateway_record(data)
+        if call_id and record.request_id is None:
+            record.request_id = str(call_id)
         return data
 
     async def async_log_success_event(

@@ -30,6 +30,7 @@ is built) rewrites those records to INFO; upstream failures and 5xx stay at ERRO
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -232,10 +233,11 @@ class RequestLog(CustomLogger):
             if status != "success" and isinstance(exc, BaseException):
                 # LiteLLM's error_information may say 500 for what the client got as 503
                 real = client_status(exc, auth_path=bool(kwargs.get("litellm_no_upstream_llm_call")))
-                if real is not None:
-                    event.error_code = str(real)
-                    if real == 503 and event.reason in (None, "internal_error"):
-                        event.reason = "service_unavailable"
+                if real is not None:  # a copy: the event is shared with the payload's other callbacks
+                    reason = event.reason
+                    if real == 503 and reason in (None, "internal_error"):
+                        reason = "service_unavailable"
+                    event = dataclasses.replace(event, error_code=str(real), reason=reason)
             line = log_line(event, include_content=self.config.include_content)
             self._emit(line)
         except Exception:  # logging must never break a response

@@ -6,7 +6,7 @@ Configured as ``custom_hooks.cost_router.cost_router`` in ``litellm_settings.cal
 decision to LiteLLM's request ``data`` and reports it:
 
 - ``data["model"]`` is set to the served model (LiteLLM then routes to that group);
-- ``data["metadata"]["gateway"]["routing"]`` = requested/served model, reason, estimate;
+- the request's ``GatewayRecord.routing`` = requested/served model, reason, estimate;
 - response headers ``x-gateway-requested-model``, ``-served-model``, ``-route-reason``,
   ``-estimated-cost``, ``-actual-cost`` (non-streaming) and ``x-gateway-cache``;
 - agent models are never cached; with ``cache.scope`` team/key, cache entries are namespaced.
@@ -41,7 +41,7 @@ from custom_hooks.core.pricing import (
     request_kind,
     request_shape,
 )
-from custom_hooks.core.record import gateway_metadata, identity_of, request_metadata
+from custom_hooks.core.record import Identity, gateway_record, identity_of, request_metadata
 from custom_hooks.core.sections.routing import RoutingConfig
 from custom_hooks.governance.budgets import get_budget_service
 from custom_hooks.routing.policy import BudgetState, Decision, IdentityFacts, RequestFacts, decide
@@ -126,11 +126,9 @@ class CostRouter(CustomLogger):
         return self._config or cfg, self._catalog or catalog
 
     async def _budget_states(
-        self, cfg: RoutingConfig, user: UserAPIKeyAuth, ident: Mapping[str, Any]
+        self, cfg: RoutingConfig, user: UserAPIKeyAuth, ident: Identity | None
     ) -> tuple[BudgetState, ...] | None:
-        budgets = [
-            b for b in ident.get("budgets") or [] if isinstance(b, dict) and b.get("max_budget") is not None
-        ]
+        budgets = [dict(b) for b in ident.enforced_budgets] if ident is not None else []
         if not budgets or not cfg.needs_budget_lookup:
             return None
         try:
@@ -180,14 +178,14 @@ class CostRouter(CustomLogger):
         md = request_metadata(data)
         strict = str(md.get("routing") or "").strip().lower() == "strict"
         facts = IdentityFacts(
-            team_id=ident.get("team_id") or user_api_key_dict.team_id,
-            tier=ident.get("tier"),
+            team_id=(ident.team_id if ident else None) or user_api_key_dict.team_id,
+            tier=ident.tier if ident else None,
             models=tuple(user_api_key_dict.models or ()),
             team_models=tuple(user_api_key_dict.team_models or ()),
             budgets=await self._budget_states(cfg, user_api_key_dict, ident),
         )
         decision = decide(RequestFacts(model=model, shape=shape, strict=strict), facts, cfg, catalog)
-        gateway_metadata(data)["routing"] = {
+        gateway_record(data).routing = {
             "requested_model": decision.requested_model,
             "served_model": decision.model,
             "reason": decision.reason,
@@ -217,10 +215,10 @@ class CostRouter(CustomLogger):
         cfg: RoutingConfig,
         catalog: ModelCatalog,
         user: UserAPIKeyAuth,
-        ident: Mapping[str, Any],
+        ident: Identity | None,
     ) -> None:
         spec = catalog.get(served)
-        if (spec is not None and spec.is_agent) or ident.get("run"):
+        if (spec is not None and spec.is_agent) or (ident is not None and ident.run is not None):
             # An agent run, and every call made inside one, is never served from (or stored in)
             # the cache: a run replayed from cached steps would not be a run.
             data["cache"] = dict(_NO_CACHE)
@@ -228,8 +226,8 @@ class CostRouter(CustomLogger):
         cc = cfg.cache
         if not cc.enabled or cc.scope == "global":
             return
-        team = ident.get("team_id") or user.team_id
-        key = ident.get("key_hash") or user.api_key or "anonymous"
+        team = (ident.team_id if ident else None) or user.team_id
+        key = (ident.key_hash if ident else None) or user.api_key or "anonymous"
         owner = f"team:{team}" if cc.scope == "team" and team else f"key:{key}"
         client = data.get("cache")
         data["cache"] = {
@@ -246,9 +244,8 @@ class CostRouter(CustomLogger):
         litellm_call_info: dict[str, Any] | None = None,
     ) -> dict[str, str] | None:
         """The routing decision and the cost, as response headers (streaming: no actual cost)."""
-        gw = request_metadata(data).get("gateway")
-        routing = gw.get("routing") if isinstance(gw, dict) else None
-        if not isinstance(routing, dict):
+        routing = gateway_record(data).routing
+        if routing is None:
             return None
         headers = {
             H_REQUESTED: str(routing.get("requested_model", "")),

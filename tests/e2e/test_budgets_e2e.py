@@ -7,6 +7,7 @@ go to ``claude-sonnet`` (3e-6 / 15e-6 per token) with usage scripted on the fake
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -210,3 +211,37 @@ def test_agent_run_is_charged_once_through_its_inner_calls(gw: GatewayProcess) -
     remaining = float(probe.headers["x-gateway-budget-remaining"])
     demo_reservation = 1.0 - sum(r["cost"] for r in inner) - remaining
     assert 0 < demo_reservation < 0.001  # what is left is 1.0 - inner costs - this call's estimate
+
+
+def test_messages_route_settles_and_records_from_litellm_metadata(
+    gw: GatewayProcess, fake_upstream: FakeUpstream
+) -> None:
+    """/v1/messages keeps LiteLLM's metadata under ``litellm_metadata`` (the client's
+    ``metadata`` is Anthropic's own parameter): a stream there is recorded with its
+    identity and its reservation settled, and the gateway's record does not go upstream."""
+    import anthropic
+
+    key = create_key(gw, max_budget=1.0, budget_duration="1d")
+    claude = anthropic.Anthropic(base_url=gw.root_url, auth_token=key["key"], api_key=None, max_retries=0)
+    fake_upstream.script(stream(["str", "eam"], prompt_tokens=1000, completion_tokens=1000), model=SONNET)
+    events = claude.messages.create(
+        model=SONNET, max_tokens=64, messages=ask(), metadata={"user_id": "u-1"}, stream=True
+    )
+    assert "".join(e.delta.text for e in events if e.type == "content_block_delta") == "stream"  # type: ignore[union-attr]
+    sent = [r.json for r in fake_upstream.requests_for(SONNET)]
+    assert sent and all("gateway" not in json.dumps(body) for body in sent)
+
+    (row,) = ledger_rows(sqlite_url(gw), expect=1, key_hash=key["key_hash"])
+    assert row["key_alias"] == key["key_alias"] and row["status"] == "success"
+    assert row["cost"] > 0
+
+    # the stream's reservation is gone: what is left is the budget minus its real cost and
+    # the estimate this next call reserves
+    script_calls(fake_upstream, 1)
+    raw = gw.client(api_key=key["key"]).chat.completions.with_raw_response.create(
+        model=SONNET, messages=ask(), max_tokens=100
+    )
+    estimate = float(raw.headers["x-gateway-estimated-cost"])
+    assert float(raw.headers["x-gateway-budget-remaining"]) == pytest.approx(
+        1.0 - row["cost"] - estimate, abs=1e-6
+    )

@@ -243,6 +243,18 @@ def test_reserved_metadata_refused(raw: httpx.Client, key: str) -> None:
     assert err["param"] == f"metadata.{key}"
 
 
+@pytest.mark.parametrize("key", ["gateway", "user_api_key_metadata"])
+def test_reserved_litellm_metadata_refused(raw: httpx.Client, key: str) -> None:
+    """The other spelling: a client cannot plant a gateway record or LiteLLM's stamp there either."""
+    body = {
+        "model": "demo",
+        "messages": [{"role": "user", "content": "hi"}],
+        "litellm_metadata": {key: {"budget": {"reservation_id": "someone-elses"}}},
+    }
+    err = assert_openai_error(raw.post("/v1/chat/completions", json=body), 400, "parameter_not_allowed")
+    assert err["param"] == f"litellm_metadata.{key}"
+
+
 def test_hosted_tools_refused_on_responses(raw: httpx.Client) -> None:
     body = {"model": "demo", "input": "hi", "tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}
     err = assert_openai_error(raw.post("/v1/responses", json=body), 400, "parameter_not_allowed")

@@ -44,7 +44,7 @@ async def test_success_line_has_ids_decisions_and_no_content(log_file: Path) -> 
     rl = RequestLog(RequestLogConfig(destination="file", file=log_file))
     routing = {"requested_model": "gpt-4o", "served_model": "gpt-4o-mini", "reason": "cheaper_tier"}
     guardrails = [{"guardrail": "pii", "entity": "EMAIL_ADDRESS", "action": "mask"}]
-    passed = [{"guardrail": "topics", "entity": None, "action": "allowed", "count": 0, "duration_ms": 0.1}]
+    passed = [{"guardrail": "topics", "entity": None, "action": "allowed", "count": 0}]
     kwargs = logging_kwargs("req-1", gateway={"routing": routing, "guardrails": guardrails + passed})
     await rl.async_log_success_event(kwargs, None, None, None)
 
