@@ -187,6 +187,7 @@ _MEMOS = {
     "agent_routes.api.routes": {"_drawings"},  # agent -> its mermaid drawing
     "agent_routes.runtime.context": {"_TEMPLATES"},  # chat model templates by options (<= 256)
     "agent_routes.runtime.registry": {"_built"},  # spec -> whether its graph builds
+    "custom_hooks.core.identity": {"_memo"},  # wire dict -> its parsed Identity (bounded, by identity)
 }
 # Known left-overs (listed in the lead's report): request id -> client id, shared by the
 # request-id middleware and the request log. Remove an entry when its state moves.

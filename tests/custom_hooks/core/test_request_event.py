@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from custom_hooks.core.request_event import event_from_logging_kwargs
 from custom_hooks.core.sections.observability import RequestLogConfig
+from custom_hooks.core.services import Services
 from custom_hooks.governance.budgets import BudgetGuard
 from custom_hooks.ledger.spend_ledger import ledger_row
 from custom_hooks.observability.metrics import build_metrics
@@ -36,7 +37,7 @@ def test_a_rebuilt_payload_is_read_again() -> None:
     assert again is not first and again.cost_usd == 0.5
 
 
-async def test_every_consumer_reads_the_one_event(log_file: Path) -> None:  # noqa: F811
+async def test_every_consumer_reads_the_one_event(log_file: Path, shipped_services: Services) -> None:  # noqa: F811
     """Change the memoised event: each consumer must report the change (none re-parses the payload)."""
     svc = service()
     guard = BudgetGuard(svc)

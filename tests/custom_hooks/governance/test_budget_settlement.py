@@ -13,6 +13,9 @@ from tests.custom_hooks.governance.test_budget_guard import T0, auth, service
 STAMP = {"user_api_key_hash": "kh1"}  # LiteLLM stamps its own metadata with the caller's key
 
 
+pytestmark = pytest.mark.usefixtures("shipped_services")  # the guard asks the catalog "is it an agent"
+
+
 def chat_request(estimate: float) -> dict[str, Any]:
     """/v1/chat/completions: LiteLLM's metadata is ``metadata``."""
     return {
