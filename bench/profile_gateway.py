@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from bench._load import Server, free_port, run_load, run_streams
-from bench.gateway_bench import REPO, _env, _virtual_key, ours, vanilla
+from bench._servers import REPO, env, ours, vanilla
+from bench.gateway_bench import _virtual_key
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
@@ -92,11 +93,12 @@ def main() -> int:
         upstream = Server(
             "upstream",
             [sys.executable, "-m", "bench._upstream", str(up_port)],
-            _env({"PYTHONPATH": str(REPO)}),
+            env({"PYTHONPATH": str(REPO)}),
             up_port,
         ).start()
         try:
-            server, key = (ours if args.target == "ours" else vanilla)(tmp, f"http://127.0.0.1:{up_port}/v1")
+            target = (ours if args.target == "ours" else vanilla)(tmp, f"http://127.0.0.1:{up_port}/v1")
+            server, key = target.server, target.key
             server.start()
             try:
                 if args.target == "ours":
