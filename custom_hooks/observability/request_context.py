@@ -29,9 +29,12 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from custom_hooks.core.services import Slot, services
 from custom_hooks.observability.metrics import GatewayMetrics, get_metrics
 
 __all__ = [
+    "CLIENT_IDS",
+    "ClientIds",
     "RequestContext",
     "RequestIdMiddleware",
     "client_request_id",
@@ -75,22 +78,31 @@ def sane_client_id(*candidates: str | None) -> str | None:
     return None
 
 
-# request id -> client request id, for the request log (bounded: entries are popped when logged).
-_client_ids: OrderedDict[str, str] = OrderedDict()
-_CLIENT_IDS_MAX = 10_000
+class ClientIds:
+    """Request id -> the client's own request id, for the request log (bounded: entries are
+    popped when logged, the oldest dropped past ``limit``)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._ids: OrderedDict[str, str] = OrderedDict()
+        self._limit = limit
+
+    def remember(self, request_id: str, client_id: str) -> None:
+        self._ids[request_id] = client_id
+        while len(self._ids) > self._limit:
+            self._ids.popitem(last=False)
+
+    def get(self, request_id: str, *, pop: bool = False) -> str | None:
+        return self._ids.pop(request_id, None) if pop else self._ids.get(request_id)
 
 
-def _remember_client_id(request_id: str, client_id: str) -> None:
-    _client_ids[request_id] = client_id
-    while len(_client_ids) > _CLIENT_IDS_MAX:
-        _client_ids.popitem(last=False)
+CLIENT_IDS: Slot[ClientIds] = Slot("client-ids", "the request id map")
 
 
 def client_request_id(request_id: str | None, *, pop: bool = False) -> str | None:
     """The id the caller sent with request ``request_id``, if it sent a sane one."""
     if not request_id:
         return None
-    return _client_ids.pop(request_id, None) if pop else _client_ids.get(request_id)
+    return services().get(CLIENT_IDS).get(request_id, pop=pop)
 
 
 class RequestIdMiddleware:
@@ -118,7 +130,7 @@ class RequestIdMiddleware:
         request_id = str(uuid.uuid4())
         client_id = sane_client_id(found.get(self.header), found.get(_CALL_ID))
         if client_id is not None:
-            _remember_client_id(request_id, client_id)
+            services().get(CLIENT_IDS).remember(request_id, client_id)
         encoded = request_id.encode("latin-1")
         headers = [(n, v) for n, v in headers if n not in (self.header, _CALL_ID)]
         headers += [(self.header, encoded), (_CALL_ID, encoded)]

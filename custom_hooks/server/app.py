@@ -28,6 +28,7 @@ from custom_hooks.guardrails import stream_dispatch as _stream_dispatch
 from custom_hooks.ledger import writer as _ledger
 from custom_hooks.observability import litellm_metrics as _litellm_metrics
 from custom_hooks.observability import metrics as _metrics
+from custom_hooks.observability import request_context as _request_context
 from custom_hooks.observability import startup_logs as _startup_logs
 from custom_hooks.observability import tracing as _tracing
 from custom_hooks.observability import wiring as _observability
@@ -64,6 +65,7 @@ def build_services() -> Services:
     svc = Services(settings=settings, config=load_config_cached(str(settings.config)))
     install_services(svc)  # the tracer reads the config's tracing options
     svc.provide(_tracing.TRACING, _tracing.server_tracing())
+    svc.provide(_request_context.CLIENT_IDS, _request_context.ClientIds())  # read by the middleware
     return svc
 
 

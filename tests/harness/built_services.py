@@ -32,8 +32,10 @@ def shipped_config() -> GatewayConfig:
 def shipped_services(settings: GatewaySettings | None = None) -> Services:
     """Fresh services over the shipped config, as the composition root builds them before the
     start-up steps: settings, config, tracing off; every other slot empty."""
+    from custom_hooks.observability.request_context import CLIENT_IDS, ClientIds
     from custom_hooks.observability.tracing import TRACING
 
     svc = Services(settings=settings or GatewaySettings(config=SHIPPED), config=shipped_config())
     svc.provide(TRACING, None)
+    svc.provide(CLIENT_IDS, ClientIds())
     return svc

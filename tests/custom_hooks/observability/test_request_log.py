@@ -23,6 +23,8 @@ from custom_hooks.core.sections.observability import RequestLogConfig
 from custom_hooks.observability.request_log import RejectionLogFilter, RequestLog, client_status, log_line
 from tests.custom_hooks.observability.test_metrics import logging_kwargs
 
+pytestmark = pytest.mark.usefixtures("shipped_services")  # the client-id map lives in the services
+
 
 @pytest.fixture
 def log_file(tmp_path: Path) -> Path:
