@@ -317,6 +317,29 @@ def _ranges(body: Mapping[str, Any]) -> None:
         value = body.get(name)
         if value is not None and not (isinstance(value, list) and all(isinstance(t, dict) for t in value)):
             raise _bad(name, "expected an array of tool objects.")
+    _response_format(body.get("response_format"))
+    choice = body.get("tool_choice")
+    if choice is not None and not isinstance(choice, str | dict):
+        raise _bad("tool_choice", 'expected "none", "auto", "required" or a tool choice object.')
+
+
+_RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+
+
+def _response_format(value: Any) -> None:
+    """OpenAI's ``response_format``: ``{"type": text|json_object|json_schema, ...}``.
+
+    LiteLLM answers anything else (``[]``, ``{"type": "x"}``) with a 500 from deep inside
+    its provider mapping; this is the client's mistake, so it is a 400 naming the field.
+    """
+    if value is None:
+        return
+    if not isinstance(value, dict) or value.get("type") not in _RESPONSE_FORMATS:
+        raise _bad(
+            "response_format", 'expected an object with "type": "text", "json_object" or "json_schema".'
+        )
+    if value["type"] == "json_schema" and not isinstance(value.get("json_schema"), dict):
+        raise _bad("response_format", 'a "json_schema" response format needs a "json_schema" object.')
 
 
 def _operator_params(body: Mapping[str, Any]) -> None:

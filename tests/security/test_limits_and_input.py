@@ -195,6 +195,23 @@ BAD_BODIES: list[tuple[str, bytes, str | None]] = [
         b'{"model": "demo", "tools": "x", "messages": [{"role": "user", "content": "x"}]}',
         "tools",
     ),
+    # response_format / tool_choice of the wrong shape: LiteLLM answered these with a 500
+    # (found by the fuzzer: "response_format": [])
+    *[
+        (
+            "/v1/chat/completions",
+            b'{"model": "demo", "response_format": '
+            + rf
+            + b', "messages": [{"role": "user", "content": "x"}]}',
+            "response_format",
+        )
+        for rf in (b"[]", b'"json"', b"{}", b'{"type": "yaml"}', b'{"type": "json_schema"}', b"5")
+    ],
+    (
+        "/v1/chat/completions",
+        b'{"model": "demo", "tool_choice": [], "messages": [{"role": "user", "content": "x"}]}',
+        "tool_choice",
+    ),
     ("/v1/completions", b'{"model": "demo", "prompt": 5}', "prompt"),
     ("/v1/completions", b'{"model": "demo"}', "prompt"),
     ("/v1/embeddings", b'{"model": "demo", "input": 5}', "input"),
