@@ -102,6 +102,23 @@ def _litellm_owned() -> frozenset[str]:
     return frozenset(all_litellm_params)
 
 
+@lru_cache(maxsize=1)
+def _user_content_types() -> frozenset[str]:
+    from litellm.types.llms.openai import ValidUserMessageContentTypes
+
+    return frozenset(ValidUserMessageContentTypes)
+
+
+def _user_part_types(content: Any, param: str) -> None:
+    """A user message's part types must be ones LiteLLM accepts (else it answers with a 500)."""
+    if not isinstance(content, list):
+        return
+    for i, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if isinstance(kind, str) and kind not in _user_content_types():
+            raise _bad(f"{param}[{i}].type", f"'{kind[:40]}' is not a content part type of a user message.")
+
+
 def refused_parameter(name: str) -> bool:
     """Whether a top-level body parameter is the operator's, not the client's."""
     if name in _CLIENT_OWNED:
@@ -217,6 +234,8 @@ def _messages(body: Mapping[str, Any], *, required: bool, anthropic: bool = Fals
             roles = ", ".join(sorted(_ANTHROPIC_ROLES if anthropic else _CHAT_ROLES))
             raise _bad(f"messages[{i}].role", f"'{role[:40]}' is not a role; use one of {roles}.")
         _content(msg.get("content"), f"messages[{i}].content")
+        if role == "user" and not anthropic:
+            _user_part_types(msg.get("content"), f"messages[{i}].content")
         calls = msg.get("tool_calls")
         if calls is not None:
             if not isinstance(calls, list):

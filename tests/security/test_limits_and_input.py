@@ -212,6 +212,11 @@ BAD_BODIES: list[tuple[str, bytes, str | None]] = [
         b'{"model": "demo", "tool_choice": [], "messages": [{"role": "user", "content": "x"}]}',
         "tool_choice",
     ),
+    (
+        "/v1/chat/completions",
+        b'{"model": "demo", "messages": [{"role": "user", "content": [{"type": "x"}]}]}',
+        "messages[0].content[0].type",
+    ),
     ("/v1/completions", b'{"model": "demo", "prompt": 5}', "prompt"),
     ("/v1/completions", b'{"model": "demo"}', "prompt"),
     ("/v1/embeddings", b'{"model": "demo", "input": 5}', "input"),
