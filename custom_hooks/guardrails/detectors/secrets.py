@@ -15,33 +15,16 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from typing import get_args
 
+from custom_hooks.core.sections.guardrails import SecretEntity
 from custom_hooks.guardrails.base import Finding, non_overlapping
 from custom_hooks.guardrails.text_normalize import normalize
 
 __all__ = ["ALL_SECRETS", "SecretDetector", "shannon_entropy"]
 
-ALL_SECRETS = (
-    "private_key",
-    "connection_string",
-    "jwt",
-    "bearer_token",
-    "openai_key",
-    "anthropic_key",
-    "aws_access_key",
-    "aws_secret_key",
-    "github_token",
-    "gitlab_token",
-    "slack_token",
-    "slack_webhook",
-    "stripe_key",
-    "google_api_key",
-    "huggingface_token",
-    "npm_token",
-    "sendgrid_key",
-    "azure_storage_key",
-    "generic_api_key",
-)
+# The option schema's Literal is the one list of entity names (the detector and the config agree).
+ALL_SECRETS: tuple[str, ...] = get_args(SecretEntity)
 
 _B64 = "A-Za-z0-9+/"
 # One pattern per kind, each led by a literal so the regex engine jumps between
