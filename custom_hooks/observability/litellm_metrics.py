@@ -52,6 +52,7 @@ __all__ = [
     "LiteLLMMetrics",
     "exception_class_name",
     "get_litellm_metrics",
+    "label_value",
 ]
 
 NONE = "None"  # what LiteLLM's label factory renders for a missing value
@@ -218,7 +219,8 @@ def _seconds(start: Any, end: Any) -> float | None:
     return None
 
 
-def _value(value: Any) -> str:
+def label_value(value: Any) -> str:
+    """A label value as LiteLLM's label factory renders it (``None`` -> ``"None"``)."""
     return NONE if value is None else str(value)
 
 
@@ -338,7 +340,7 @@ class LiteLLMMetrics:
         status = getattr(exc, "status_code", None) if exc is not None else None
         if status is None and exc is not None:
             status = getattr(exc, "code", None)
-        labels["exception_status"] = _value(status)
+        labels["exception_status"] = label_value(status)
         labels["exception_class"] = exception_class_name(exc) if isinstance(exc, BaseException) else NONE
         self.child("llm_api_failed_requests", labels).inc()
         self.child("deployment_state", labels).set(1)
@@ -387,26 +389,26 @@ def call_labels(kwargs: Mapping[str, Any], bound_model: Callable[[Any], str]) ->
     except (ImportError, AttributeError, KeyError, TypeError):
         tier = None
     return {
-        "api_key_alias": _value(md.get("user_api_key_alias")),
-        "hashed_api_key": _value(md.get("user_api_key_hash")),
-        "team": _value(md.get("user_api_key_team_id")),
-        "team_alias": _value(md.get("user_api_key_team_alias")),
-        "org_id": _value(md.get("user_api_key_org_id")),
-        "org_alias": _value(md.get("user_api_key_org_alias")),
-        "user": _value(md.get("user_api_key_user_id")),
-        "user_email": _value(md.get("user_api_key_user_email")),
-        "end_user": _value(md.get("user_api_key_end_user_id")),
-        "client_ip": _value(md.get("requester_ip_address")),
-        "user_agent": _value(md.get("user_agent")),
+        "api_key_alias": label_value(md.get("user_api_key_alias")),
+        "hashed_api_key": label_value(md.get("user_api_key_hash")),
+        "team": label_value(md.get("user_api_key_team_id")),
+        "team_alias": label_value(md.get("user_api_key_team_alias")),
+        "org_id": label_value(md.get("user_api_key_org_id")),
+        "org_alias": label_value(md.get("user_api_key_org_alias")),
+        "user": label_value(md.get("user_api_key_user_id")),
+        "user_email": label_value(md.get("user_api_key_user_email")),
+        "end_user": label_value(md.get("user_api_key_end_user_id")),
+        "client_ip": label_value(md.get("requester_ip_address")),
+        "user_agent": label_value(md.get("user_agent")),
         "requested_model": NONE if group is None else bound_model(group),
         "model_group": NONE if group is None else bound_model(group),
         "model": NONE if model is None else bound_model(model),
         "litellm_model_name": NONE if model is None else bound_model(model),
-        "model_id": _value(model_id),
-        "api_base": _value(slo.get("api_base")),
-        "api_provider": _value(provider),
+        "model_id": label_value(model_id),
+        "api_base": label_value(slo.get("api_base")),
+        "api_provider": label_value(provider),
         "route": NONE if route is None else (route if route in LLM_ROUTES else OTHER),
-        "service_tier": _value(tier),
+        "service_tier": label_value(tier),
     }
 
 

@@ -34,6 +34,7 @@ from custom_hooks.observability.litellm_metrics import (
     call_labels,
     exception_class_name,
     get_litellm_metrics,
+    label_value,
 )
 from custom_hooks.observability.metrics import GatewayMetrics, get_metrics
 
@@ -267,10 +268,10 @@ class Metrics(CustomLogger):
             labels = {
                 "requested_model": _model_label(group),
                 "fallback_model": _model_label(kwargs.get("model")) if isinstance(kwargs, dict) else _NONE,
-                "api_key_alias": _litellm_value(md.get("user_api_key_alias")),
-                "hashed_api_key": _litellm_value(md.get("user_api_key_hash")),
-                "team": _litellm_value(md.get("user_api_key_team_id")),
-                "team_alias": _litellm_value(md.get("user_api_key_team_alias")),
+                "api_key_alias": label_value(md.get("user_api_key_alias")),
+                "hashed_api_key": label_value(md.get("user_api_key_hash")),
+                "team": label_value(md.get("user_api_key_team_id")),
+                "team_alias": label_value(md.get("user_api_key_team_alias")),
                 "exception_status": str(getattr(exc, "status_code", None)),
                 "exception_class": exception_class_name(exc),
             }
@@ -292,10 +293,6 @@ class Metrics(CustomLogger):
             log.exception("recording metrics failed")
 
 
-def _litellm_value(value: Any) -> str:
-    return "None" if value is None else str(value)
-
-
 def _request_labels(
     data: Mapping[str, Any], auth: UserAPIKeyAuth, exc: BaseException, status: int
 ) -> dict[str, str]:
@@ -306,21 +303,21 @@ def _request_labels(
     route = getattr(auth, "request_route", None)
     model = data.get("model")
     return {
-        "api_key_alias": _litellm_value(auth.key_alias),
-        "hashed_api_key": "None" if status == 401 else _litellm_value(auth.token),
-        "team": _litellm_value(auth.team_id),
-        "team_alias": _litellm_value(auth.team_alias),
-        "org_id": _litellm_value(auth.org_id),
-        "org_alias": _litellm_value(getattr(auth, "organization_alias", None)),
-        "user": _litellm_value(auth.user_id),
-        "user_email": _litellm_value(auth.user_email),
-        "end_user": _litellm_value(auth.end_user_id),
-        "client_ip": _litellm_value(md.get("requester_ip_address")),
-        "user_agent": _litellm_value(md.get("user_agent")),
+        "api_key_alias": label_value(auth.key_alias),
+        "hashed_api_key": "None" if status == 401 else label_value(auth.token),
+        "team": label_value(auth.team_id),
+        "team_alias": label_value(auth.team_alias),
+        "org_id": label_value(auth.org_id),
+        "org_alias": label_value(getattr(auth, "organization_alias", None)),
+        "user": label_value(auth.user_id),
+        "user_email": label_value(auth.user_email),
+        "end_user": label_value(auth.end_user_id),
+        "client_ip": label_value(md.get("requester_ip_address")),
+        "user_agent": label_value(md.get("user_agent")),
         "requested_model": "None" if model is None else _model_label(model),
         "route": "None" if route is None else (route if route in LLM_ROUTES else "other"),
-        "model_id": _litellm_value(info.get("id")),
-        "api_provider": _litellm_value(getattr(exc, "llm_provider", None) or None),
+        "model_id": label_value(info.get("id")),
+        "api_provider": label_value(getattr(exc, "llm_provider", None) or None),
     }
 
 
