@@ -97,7 +97,7 @@ INPUT_GUARDS = [
     SecretsGuard(options=CONFIG.secrets, holdback=CONFIG.stream_holdback_chars),
     TopicGuard(options=CONFIG.topics),
     InjectionGuard(options=CONFIG.injection),
-    PiiGuard(options=CONFIG.pii, holdback=CONFIG.stream_holdback_chars),
+    PiiGuard(options=CONFIG.pii, holdback=CONFIG.stream_holdback_chars, in_process=frozenset()),
 ]
 OUTPUT_GUARDS: list[Any] = [INPUT_GUARDS[4], INPUT_GUARDS[1]]
 _BASELINE_RE = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")

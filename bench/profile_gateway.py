@@ -2,6 +2,8 @@
 
     python -m bench.profile_gateway ours   --mode requests --seconds 20
     python -m bench.profile_gateway vanilla --mode streams --seconds 20
+    python -m bench.profile_gateway ours   --mode agents --seconds 20   # runs of bench-agent
+    python -m bench.profile_gateway ours   --mode streams --chunks 200  # per-chunk costs
 
 Starts the same servers as ``bench.gateway_bench`` (fake upstream, priced ``bench`` model,
 ours with a governed virtual key and the response cache off), warms up, then records with
@@ -23,7 +25,7 @@ import time
 from pathlib import Path
 
 from bench._load import Server, free_port, run_load, run_streams
-from bench._servers import REPO, env, ours, vanilla
+from bench._servers import AGENT_MODEL, MODEL, REPO, env, ours, vanilla
 from bench.gateway_bench import _virtual_key
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
@@ -79,14 +81,16 @@ def summarize(folded: Path, top: int = 30) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("target", choices=("ours", "vanilla"))
-    parser.add_argument("--mode", choices=("requests", "streams"), default="requests")
+    parser.add_argument("--mode", choices=("requests", "streams", "agents"), default="requests")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--chunks", type=int, default=10, help="content chunks per stream (--mode streams)")
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     args = parser.parse_args()
     out_dir = REPO / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
-    stem = out_dir / f"profile-{args.target}-{args.mode}"
+    suffix = f"-{args.chunks}" if args.mode == "streams" and args.chunks != 10 else ""
+    stem = out_dir / f"profile-{args.target}-{args.mode}{suffix}"
     with tempfile.TemporaryDirectory(prefix="gw-prof-") as d:
         tmp = Path(d)
         up_port = free_port()
@@ -106,18 +110,23 @@ def main() -> int:
                 assert server.proc is not None
                 pid = server.proc.pid
                 url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
-                run_load(url, key, "bench", 4, 3, 100, pid)  # warm-up
+                run_load(url, key, MODEL, 4, 3, 100, pid)  # warm-up
+                if args.mode == "agents":
+                    if args.target == "vanilla":
+                        parser.error("vanilla serves no agent")
+                    run_load(url, key, AGENT_MODEL, 2, 3, 30, pid)
                 results: list[object] = []
 
                 def drive() -> None:
-                    if args.mode == "requests":
+                    if args.mode in ("requests", "agents"):
+                        model = AGENT_MODEL if args.mode == "agents" else MODEL
                         results.append(
-                            run_load(url, key, "bench", args.concurrency, args.seconds, 100_000, pid)
+                            run_load(url, key, model, args.concurrency, args.seconds, 100_000, pid)
                         )
                     else:
                         deadline = time.monotonic() + args.seconds
                         while time.monotonic() < deadline:
-                            results.append(run_streams(url, key, "bench", 10, pid))
+                            results.append(run_streams(url, key, MODEL, 4, pid, args.chunks))
 
                 driver = threading.Thread(target=drive)
                 driver.start()
