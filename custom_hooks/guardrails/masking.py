@@ -9,24 +9,26 @@ Counts map ``(entity, action)`` to how many times.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from custom_hooks.guardrails.base import Finding, GuardrailVerdict, SlotEdit, Span, apply_spans
 from custom_hooks.guardrails.joined import Group, Piece, groups, pieces
 from custom_hooks.guardrails.request_slots import request_slots
 from custom_hooks.guardrails.response_slots import response_slots
-from custom_hooks.guardrails.stream_masker import Scanner, StreamMasker, mask_chunks
+from custom_hooks.guardrails.stream_masker import MaskerChain, Scanner, StreamMasker, TextMasker, mask_chunks
 from custom_hooks.guardrails.stream_surfaces import event_type, mask_anthropic_sse, mask_responses_events
 
 __all__ = [
     "Counts",
+    "OutputStage",
     "count_spans",
     "group_findings",
     "mask_request",
     "mask_response",
-    "mask_stream",
     "mask_verdict",
+    "masked_stream",
     "where",
 ]
 
@@ -146,40 +148,61 @@ def mask_response(response: Any, content: Scanner, arguments: Scanner, counts: C
         slot.set(apply_spans(slot.text, spans))
 
 
+@dataclass(frozen=True)
+class OutputStage:
+    """One guardrail's part in a stream's masking pass: its scanners for text and for
+    tool-call arguments, how far back a match may start, where its spans are counted, and
+    what it does once the stream has ended (record its counts, drop its vault)."""
+
+    content: Scanner
+    arguments: Scanner
+    holdback: int
+    counts: Counts
+    done: Callable[[], None] = lambda: None
+
+
 async def _chain(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
     yield first
     async for item in rest:
         yield item
 
 
-async def mask_stream(
-    response: AsyncIterator[Any], content: Scanner, arguments: Scanner, holdback: int, counts: Counts
-) -> AsyncIterator[Any]:
-    """The stream with its text masked by :class:`StreamMasker` s (one per text: choice,
-    tool call, Responses content part, Anthropic block); applied spans are counted as they
-    are sent. The surface is told by the first item: chat/text-completion chunks, Responses
+def _maker(stages: Sequence[OutputStage], args: bool) -> Callable[[], TextMasker]:
+    def masker(stage: OutputStage) -> StreamMasker:
+        counts = stage.counts
+
+        def on_apply(s: Span) -> None:
+            count_spans((s,), counts)
+
+        return StreamMasker(stage.arguments if args else stage.content, stage.holdback, on_apply)
+
+    if len(stages) == 1:
+        return lambda: masker(stages[0])
+    return lambda: MaskerChain([masker(s) for s in stages])
+
+
+def _rewrite(stages: Sequence[OutputStage], args: bool) -> Callable[[str], str]:
+    def rewrite(text: str) -> str:
+        for stage in stages:
+            text = apply_spans(text, (stage.arguments if args else stage.content)(text))
+        return text
+
+    return rewrite
+
+
+def masked_stream(first: Any, rest: AsyncIterator[Any], stages: Sequence[OutputStage]) -> AsyncIterator[Any]:
+    """A stream (its ``first`` item, already read, then ``rest``) with its text masked by
+    each stage in turn, in one walk over its chunks: a :class:`StreamMasker` per stage
+    and text (choice, tool call, Responses content part, Anthropic block), chained so each
+    stage masks what the one before it sent; applied spans are counted per stage as they
+    are sent. The surface is told by ``first``: chat/text-completion chunks, Responses
     events (``type`` ``response.*``) or Anthropic SSE (bytes, str or event dicts)."""
-
-    def on_apply(s: Span) -> None:
-        count_spans((s,), counts)
-
-    def make_content() -> StreamMasker:
-        return StreamMasker(content, holdback, on_apply)
-
-    def make_args() -> StreamMasker:
-        return StreamMasker(arguments, holdback, on_apply)
-
-    it = response.__aiter__()
-    try:
-        first = await it.__anext__()
-    except StopAsyncIteration:
-        return
-    chunks = _chain(first, it)
+    make_content, make_args = _maker(stages, False), _maker(stages, True)
+    chunks = _chain(first, rest)
     if event_type(first).startswith("response."):
-        masked = mask_responses_events(chunks, make_content, make_args, content, arguments)
-    elif isinstance(first, bytes | str) or (isinstance(first, dict) and "choices" not in first):
-        masked = mask_anthropic_sse(chunks, make_content, make_args)
-    else:
-        masked = mask_chunks(chunks, make_content, make_args)
-    async for chunk in masked:
-        yield chunk
+        return mask_responses_events(
+            chunks, make_content, make_args, _rewrite(stages, False), _rewrite(stages, True)
+        )
+    if isinstance(first, bytes | str) or (isinstance(first, dict) and "choices" not in first):
+        return mask_anthropic_sse(chunks, make_content, make_args)
+    return mask_chunks(chunks, make_content, make_args)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -41,7 +41,8 @@ from custom_hooks.guardrails.base import (
     record,
 )
 from custom_hooks.guardrails.detectors.pii import LABELS, PiiDetector
-from custom_hooks.guardrails.masking import Counts, mask_request, mask_response, mask_stream
+from custom_hooks.guardrails.masking import Counts, OutputStage, mask_request, mask_response
+from custom_hooks.guardrails.output_pass import join_output_pass
 
 __all__ = ["PiiGuard"]
 
@@ -167,20 +168,23 @@ class PiiGuard(CustomGuardrail):
         record(data, self.guardrail_name or "pii_guard", counts, "output")
         return response
 
-    async def async_post_call_streaming_iterator_hook(
+    def async_post_call_streaming_iterator_hook(  # type: ignore[override]
         self, user_api_key_dict: UserAPIKeyAuth, response: AsyncIterator[Any], request_data: dict[str, Any]
-    ) -> AsyncGenerator[Any, None]:
+    ) -> AsyncIterator[Any]:
+        # A plain function, not a generator: joined to another guardrail's pass (or with
+        # nothing to mask) it returns the stream itself, adding nothing per chunk.
         counts: Counts = Counter()
         scanners = self._output_scanners(request_data)
         if scanners is None:
-            async for chunk in response:
-                yield chunk
-            return
+            return response
         holdback = self._holdback or guardrails_config().stream_holdback_chars
-        async for chunk in mask_stream(response, *scanners, holdback, counts):
-            yield chunk
-        VAULT.drop(request_metadata(request_data).get(VAULT_KEY))
-        record(request_data, self.guardrail_name or "pii_guard", counts, "output")
+        name = self.guardrail_name or "pii_guard"
+
+        def done() -> None:
+            VAULT.drop(request_metadata(request_data).get(VAULT_KEY))
+            record(request_data, name, counts, "output")
+
+        return join_output_pass(response, request_data, OutputStage(*scanners, holdback, counts, done))
 
 
 def _without_overlaps(spans: list[Span]) -> list[Span]:

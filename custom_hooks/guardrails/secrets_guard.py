@@ -22,7 +22,7 @@ config.yaml names its one-line re-export ``custom_hooks.secrets_guard.SecretsGua
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -32,7 +32,8 @@ from litellm.types.guardrails import GuardrailEventHooks
 from custom_hooks.core.sections.guardrails import SecretsOptions, guardrails_config
 from custom_hooks.guardrails.base import Finding, Span, enforce, record
 from custom_hooks.guardrails.detectors.secrets import ALL_SECRETS, SecretDetector
-from custom_hooks.guardrails.masking import Counts, mask_request, mask_response, mask_stream
+from custom_hooks.guardrails.masking import Counts, OutputStage, mask_request, mask_response
+from custom_hooks.guardrails.output_pass import join_output_pass
 
 __all__ = ["SecretsGuard"]
 
@@ -105,16 +106,19 @@ class SecretsGuard(CustomGuardrail):
         record(data, self.guardrail_name or "secrets_guard", counts, "output")
         return response
 
-    async def async_post_call_streaming_iterator_hook(
+    def async_post_call_streaming_iterator_hook(  # type: ignore[override]
         self, user_api_key_dict: UserAPIKeyAuth, response: AsyncIterator[Any], request_data: dict[str, Any]
-    ) -> AsyncGenerator[Any, None]:
+    ) -> AsyncIterator[Any]:
+        # A plain function, not a generator: joined to another guardrail's pass (or with
+        # nothing to mask) it returns the stream itself, adding nothing per chunk.
         if not self.options.mask_output:
-            async for chunk in response:
-                yield chunk
-            return
+            return response
         counts: Counts = Counter()
         scan = self._output_scan()
         holdback = self._holdback or guardrails_config().stream_holdback_chars
-        async for chunk in mask_stream(response, scan, scan, holdback, counts):
-            yield chunk
-        record(request_data, self.guardrail_name or "secrets_guard", counts, "output")
+        name = self.guardrail_name or "secrets_guard"
+
+        def done() -> None:
+            record(request_data, name, counts, "output")
+
+        return join_output_pass(response, request_data, OutputStage(scan, scan, holdback, counts, done))

@@ -21,13 +21,13 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from custom_hooks.guardrails.base import Span, apply_spans
 
-__all__ = ["Scanner", "StreamMasker", "mask_chunks"]
+__all__ = ["MaskerChain", "Scanner", "StreamMasker", "TextMasker", "mask_chunks"]
 
 Scanner = Callable[[str], list[Span]]  # sorted, non-overlapping spans with replacements
 _setattr = object.__setattr__
@@ -44,6 +44,14 @@ _TAIL_RISK = re.compile(
     r"|[A-Z0-9+(][A-Z0-9 .()/-]*"
     r"|\S+)\Z"
 )
+
+
+class TextMasker(Protocol):
+    """What the stream walkers drive: one streamed text's masker (or chain of them)."""
+
+    def push(self, text: str) -> str: ...
+    def end(self, text: str) -> str: ...
+    def flush(self) -> str: ...
 
 
 class StreamMasker:
@@ -80,6 +88,10 @@ class StreamMasker:
         pending, self._pending = self._pending, ""
         return self._apply(pending, self.scan(pending)) if pending else ""
 
+    def end(self, text: str) -> str:
+        """The text's last piece: ``push(text)`` (when non-empty) and ``flush()``."""
+        return (self.push(text) if text else "") + self.flush()
+
     def _apply(self, text: str, spans: list[Span]) -> str:
         if self.on_apply is not None:
             for s in spans:
@@ -89,6 +101,33 @@ class StreamMasker:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+
+class MaskerChain:
+    """Several guardrails' maskers over one text, run as their separate stream passes
+    ran them: each masker gets exactly the pieces the one before it let through (an empty
+    piece is not pushed), and at the end each gets the previous one's last piece and
+    flushes. So the text sent is the text the passes sent one after the other."""
+
+    __slots__ = ("maskers",)
+
+    def __init__(self, maskers: list[StreamMasker]) -> None:
+        self.maskers = maskers
+
+    def push(self, text: str) -> str:
+        for m in self.maskers:
+            if not text:
+                return ""
+            text = m.push(text)
+        return text
+
+    def end(self, text: str) -> str:
+        for m in self.maskers:
+            text = m.end(text)
+        return text
+
+    def flush(self) -> str:
+        return self.end("")
 
 
 def _read(obj: Any, name: str) -> Any:
@@ -152,9 +191,9 @@ def _choices(chunk: Any) -> list[Any]:
 class _ArgsMaskers:
     """One masker per streamed tool call (by its index) for ``function.arguments``."""
 
-    def __init__(self, make: Callable[[], StreamMasker]) -> None:
+    def __init__(self, make: Callable[[], TextMasker]) -> None:
         self.make = make
-        self.maskers: dict[int, StreamMasker] = {}
+        self.maskers: dict[int, TextMasker] = {}
         self.templates: dict[int, Any] = {}
 
     def push(self, delta: Any) -> None:
@@ -222,12 +261,12 @@ def _owned(chunk: Any) -> Any:
 
 async def mask_chunks(
     chunks: AsyncIterator[Any],
-    make_masker: Callable[[], StreamMasker],
-    make_args_masker: Callable[[], StreamMasker] | None = None,
+    make_masker: Callable[[], TextMasker],
+    make_args_masker: Callable[[], TextMasker] | None = None,
 ) -> AsyncIterator[Any]:
     """Yield ``chunks`` with each choice's ``delta.content`` (and, with ``make_args_masker``,
     its tool-call arguments) passed through maskers of their own."""
-    maskers: dict[int, StreamMasker] = {}
+    maskers: dict[int, TextMasker] = {}
     args_maskers: dict[int, _ArgsMaskers] = {}
     template: Any = None
     async for chunk in chunks:
@@ -241,10 +280,9 @@ async def mask_chunks(
             if masker is None:
                 masker = maskers[idx] = make_masker()
             content = _read(delta, name)
-            out = masker.push(content) if isinstance(content, str) and content else ""
+            text = content if isinstance(content, str) else ""
             finished = bool(_read(choice, "finish_reason"))
-            if finished:
-                out += masker.flush()
+            out = masker.end(text) if finished else masker.push(text) if text else ""
             rewrite = bool((isinstance(content, str) or out) and out != content)
             args = make_args_masker is not None and bool(
                 _read(delta, "tool_calls") or (finished and idx in args_maskers)

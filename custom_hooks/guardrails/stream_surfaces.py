@@ -12,11 +12,11 @@ What ``async_post_call_streaming_iterator_hook`` iterates differs per route (Lit
   necessarily one event per chunk; text in ``content_block_delta`` (``text_delta``,
   ``input_json_delta``), closed by ``content_block_stop``.
 
-Deltas go through a :class:`StreamMasker` per text (its holdback catches an entity split
+Deltas go through a masker per text (its holdback catches an entity split
 over events); what it still holds when the text closes is sent as one more delta just
-before the closing event. The "whole text" events are rewritten with the plain scanner so
-they agree with the deltas. Events without text pass untouched (Anthropic ones as the
-very bytes received).
+before the closing event. The "whole text" events are rewritten whole (every stage's
+scanner, in order) so they agree with the deltas. Events without text pass untouched
+(Anthropic ones as the very bytes received).
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from custom_hooks.guardrails.base import apply_spans
 from custom_hooks.guardrails.request_slots import TextSlot
 from custom_hooks.guardrails.response_slots import field, responses_item_slots, responses_output_slots, setter
-from custom_hooks.guardrails.stream_masker import Scanner, StreamMasker
+from custom_hooks.guardrails.stream_masker import TextMasker
 
 __all__ = ["event_type", "mask_anthropic_sse", "mask_responses_events"]
 
-MakeMasker = Callable[[], StreamMasker]
+MakeMasker = Callable[[], TextMasker]
+Rewrite = Callable[[str], str]  # a whole text, masked by every stage
 
 
 def event_type(event: Any) -> str:
@@ -48,15 +48,15 @@ class _Rescan:
     """Rewrites the "whole text" events; the same text recurs in up to four of them at the
     end of a stream, so each distinct text is scanned once."""
 
-    def __init__(self, content: Scanner, arguments: Scanner) -> None:
-        self.scanners = {False: content, True: arguments}
+    def __init__(self, content: Rewrite, arguments: Rewrite) -> None:
+        self.rewrites = {False: content, True: arguments}
         self.memo: dict[tuple[bool, str], str] = {}
 
     def text(self, value: str, is_args: bool = False) -> str:
         key = (is_args, value)
         out = self.memo.get(key)
         if out is None:
-            out = self.memo[key] = apply_spans(value, self.scanners[is_args](value))
+            out = self.memo[key] = self.rewrites[is_args](value)
         return out
 
     def slots(self, slots: Iterator[TextSlot]) -> None:
@@ -78,7 +78,7 @@ class _Maskers:
 
     def __init__(self, make: MakeMasker) -> None:
         self.make = make
-        self.open: dict[Any, tuple[StreamMasker, Any]] = {}
+        self.open: dict[Any, tuple[TextMasker, Any]] = {}
 
     def push(self, key: Any, text: str, event: Any) -> str:
         found = self.open.get(key)
@@ -100,8 +100,8 @@ async def mask_responses_events(
     events: AsyncIterator[Any],
     make_content: MakeMasker,
     make_args: MakeMasker,
-    content: Scanner,
-    arguments: Scanner,
+    content: Rewrite,
+    arguments: Rewrite,
 ) -> AsyncIterator[Any]:
     """Mask a Responses event stream (see the module docstring)."""
     texts, args = _Maskers(make_content), _Maskers(make_args)
