@@ -33,7 +33,7 @@ typecheck: $(STAMP)
 
 ## bench: ours vs vanilla LiteLLM, one worker each (~2-3 min); writes bench/results/single.json
 bench: $(STAMP)
-	$(BIN)/python -m bench.gateway_bench
+	$(BIN)/python -m bench.gateway_bench $(ARGS)
 
 ## bench-quick: the same, shorter phases (~1-2 min)
 bench-quick: $(STAMP)
@@ -41,7 +41,7 @@ bench-quick: $(STAMP)
 
 ## bench-full: two workers each, ours on private Redis + PostgreSQL, plus the 80/18/2 mix
 bench-full: $(STAMP)
-	$(BIN)/python -m bench.gateway_bench --full
+	$(BIN)/python -m bench.gateway_bench --full $(ARGS)
 
 ## bench-table: regenerate the README's benchmark table from bench/results/*.json
 bench-table: $(STAMP)

@@ -3,6 +3,7 @@
     python -m bench.gateway_bench            # one worker each, ~4 minutes
     python -m bench.gateway_bench --quick    # the same, shorter, ~2 minutes
     python -m bench.gateway_bench --full     # two workers each, ours on Redis + PostgreSQL, + a mix
+    python -m bench.gateway_bench --rounds 3 # three runs, each figure the median of the three
 
 Starts a fast fake upstream (``bench._upstream``), then vanilla LiteLLM and this gateway
 one after the other (see ``bench._servers`` for both configs), drives each with the same
@@ -10,6 +11,11 @@ closed-loop load on loopback and prints the table with ours/vanilla ratios and i
 targets. CPU counts every process of a server (workers are its children). The raw
 figures go to ``bench/results/<mode>.json`` (``single`` or ``full``);
 ``python -m bench.readme_table`` turns them into the README's table.
+
+On a shared 2-core machine one run's ratios move by 10-15 % from run to run. With
+``--rounds N`` the whole run (fresh servers, every phase) is repeated N times and each raw
+figure of each server is the median of its N values; every round's figures are kept in
+the file under ``round_figures``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,8 +97,54 @@ def _start(name: str, target: Target, agents: bool, extra_cpu: Callable[[], floa
     return Subject(target.server, key, agents, extra_cpu)
 
 
-def run(quick: bool, full: bool) -> dict[str, Any]:
-    """Both servers measured in one run; the result file's content."""
+def median_of(trees: list[Any]) -> Any:
+    """The per-leaf median of same-shaped figure trees (dicts of numbers); a leaf that is
+    not a number in every tree (a string, a missing phase) is taken from the first."""
+    first = trees[0]
+    if isinstance(first, dict):
+        return {k: median_of([t[k] for t in trees if isinstance(t, dict) and k in t]) for k in first}
+    if all(_number(t) for t in trees):
+        return statistics.median(trees)
+    return first
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def run(quick: bool, full: bool, rounds: int = 1) -> dict[str, Any]:
+    """Both servers measured ``rounds`` times; the result file's content (medians)."""
+    each = []
+    for i in range(rounds):
+        if rounds > 1:
+            _log(f"round {i + 1} of {rounds}")
+        each.append(_servers_once(quick, full))
+    servers, setup = median_of([servers for servers, _ in each]), each[0][1]
+    result: dict[str, Any] = {
+        "mode": "full" if full else "single",
+        "quick": quick,
+        "rounds": rounds,
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "litellm": version("litellm"),
+            "platform": platform.platform(),
+        },
+        "git": _git(),
+        "setup": setup,
+        "servers": servers,
+    }
+    if rounds > 1:
+        result["round_figures"] = [servers for servers, _ in each]
+    table = rows(result)
+    result["ratios"] = {row.label: row.ratio_value for row in table if row.ratio_value is not None}
+    result["table"] = [row.__dict__ for row in table]
+    return result
+
+
+def _servers_once(quick: bool, full: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One run: fresh servers, every phase; (figures per server, the set-up measured)."""
     budget = Budget.for_run(quick)
     workers = 2 if full else 1
     with tempfile.TemporaryDirectory(prefix="gw-bench-") as d, contextlib.ExitStack() as stack:
@@ -116,31 +169,15 @@ def run(quick: bool, full: bool) -> dict[str, Any]:
         servers = measure(subjects, budget, mix=full, log=_log)
         servers["vanilla"]["key"] = "master key"
         servers["ours"]["key"] = "virtual key (governed)"
-    result: dict[str, Any] = {
-        "mode": "full" if full else "single",
-        "quick": quick,
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "litellm": version("litellm"),
-            "platform": platform.platform(),
-        },
-        "git": _git(),
-        "setup": {
-            "workers": workers,
-            "model": MODEL,
-            "ours_state": "Redis + PostgreSQL (store and agent threads)" if full else "SQLite + in-process",
-            "vanilla_config": vanilla_config("<fake upstream>/v1"),
-            "vanilla_command": [Path(a).name if a.startswith("/") else a for a in v.server.cmd],
-            "vanilla_env": {k: v.server.env[k] for k in sorted(v.server.env) if k.startswith("LITELLM_")},
-        },
-        "servers": servers,
+    setup = {
+        "workers": workers,
+        "model": MODEL,
+        "ours_state": "Redis + PostgreSQL (store and agent threads)" if full else "SQLite + in-process",
+        "vanilla_config": vanilla_config("<fake upstream>/v1"),
+        "vanilla_command": [Path(a).name if a.startswith("/") else a for a in v.server.cmd],
+        "vanilla_env": {k: v.server.env[k] for k in sorted(v.server.env) if k.startswith("LITELLM_")},
     }
-    table = rows(result)
-    result["ratios"] = {row.label: row.ratio_value for row in table if row.ratio_value is not None}
-    result["table"] = [row.__dict__ for row in table]
-    return result
+    return servers, setup
 
 
 def _finite(value: Any) -> Any:
@@ -158,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="shorter phases (~2 minutes)")
     parser.add_argument("--full", action="store_true", help="two workers, Redis + PostgreSQL, and the mix")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the run; each figure is the median")
     args = parser.parse_args(argv)
-    result = run(args.quick, args.full)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    result = run(args.quick, args.full, args.rounds)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{result['mode']}.json"
     path.write_text(json.dumps(_finite(result), indent=1, allow_nan=False) + "\n")

@@ -46,6 +46,9 @@ def _caption(mode: str, result: dict[str, Any]) -> str:
     title, command = MODES[mode]
     machine, git = result.get("machine") or {}, result.get("git") or {}
     run = "quick run" if result.get("quick") else "full-length run"
+    rounds = int(result.get("rounds") or 1)
+    if rounds > 1:
+        run += f", median of {rounds} rounds (`--rounds {rounds}`)"
     commit = git.get("commit", "?") + (" + uncommitted changes" if git.get("dirty") else "")
     when = str(result.get("date", "?")).replace("T", " ").replace("Z", " UTC")
     return f"**{title}** (`{command}`, {run}): {when}, {machine.get('cores', '?')} cores, commit {commit}."

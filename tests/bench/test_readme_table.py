@@ -134,3 +134,17 @@ def test_render_says_how_to_get_a_missing_mode_and_check_catches_a_stale_readme(
 def test_replace_section_refuses_a_readme_without_markers() -> None:
     with pytest.raises(ValueError, match="markers"):
         table.replace_section(f"# x\n{table.END}\n{table.BEGIN}\n", "body")
+
+
+def test_rounds_take_each_figures_median_and_keep_non_numbers_from_the_first() -> None:
+    from bench.gateway_bench import median_of
+
+    rounds = [
+        {"ours": {"c32": {"cpu_ms_per_request": 20.0, "errors": 0}, "key": "virtual"}},
+        {"ours": {"c32": {"cpu_ms_per_request": 26.0, "errors": 2}, "key": "other"}},
+        {"ours": {"c32": {"cpu_ms_per_request": 18.0, "errors": 1}, "key": "third"}},
+    ]
+    assert median_of(rounds) == {"ours": {"c32": {"cpu_ms_per_request": 20.0, "errors": 1}, "key": "virtual"}}
+    # a phase missing (or NaN) in one round is not averaged with the others: the first's value stands
+    assert median_of([{"x": 1.0}, {"x": float("nan")}, {"x": 3.0}]) == {"x": 1.0}
+    assert median_of([{"x": 1.0, "y": 5.0}, {"x": 2.0}]) == {"x": 1.5, "y": 5.0}
