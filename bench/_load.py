@@ -18,6 +18,7 @@ import psutil
 __all__ = [
     "LoadResult",
     "Server",
+    "call_once",
     "cpu_seconds",
     "free_port",
     "rss_mb",
@@ -141,12 +142,17 @@ class LoadResult:
         return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
 
 
-async def _one(
+async def call_once(
     session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: dict[str, object]
 ) -> bool:
-    async with session.post(url, json=body, headers=headers) as resp:
-        await resp.read()
-        return resp.status == 200
+    """One request, read whole; False for an error status or a broken response (a server
+    that cut a response short counts as an error, it does not end the run)."""
+    try:
+        async with session.post(url, json=body, headers=headers) as resp:
+            await resp.read()
+            return resp.status == 200
+    except aiohttp.ClientError:
+        return False
 
 
 async def _load(
@@ -159,7 +165,7 @@ async def _load(
     conn = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=60)) as session:
         for _ in range(min(20, max_requests)):  # warm-up, not measured
-            await _one(session, url, headers, body)
+            await call_once(session, url, headers, body)
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
         deadline = t0 + seconds
         issued = 0
@@ -169,7 +175,7 @@ async def _load(
             while time.monotonic() < deadline and issued < max_requests:
                 issued += 1
                 start = time.perf_counter()
-                ok = await _one(session, url, headers, body)
+                ok = await call_once(session, url, headers, body)
                 latencies.append(1000 * (time.perf_counter() - start))
                 errors += 0 if ok else 1
 
@@ -204,16 +210,19 @@ async def _streams(url: str, key: str, model: str, count: int, pid: int, chunks:
         for _ in range(count):
             start = time.perf_counter()
             first: float | None = None
-            async with session.post(url, json=body, headers=headers) as resp:
-                if resp.status != 200:
-                    errors += 1
-                async for line in resp.content:
-                    if (
-                        first is None
-                        and line.startswith(b"data:")
-                        and b'"content":"tok' in line.replace(b" ", b"")
-                    ):
-                        first = time.perf_counter()
+            try:
+                async with session.post(url, json=body, headers=headers) as resp:
+                    if resp.status != 200:
+                        errors += 1
+                    async for line in resp.content:
+                        if (
+                            first is None
+                            and line.startswith(b"data:")
+                            and b'"content":"tok' in line.replace(b" ", b"")
+                        ):
+                            first = time.perf_counter()
+            except aiohttp.ClientError:  # cut short: an error, not the end of the run
+                errors += 1
             latencies.append(1000 * (time.perf_counter() - start))
             if first is not None:
                 ttft.append(1000 * (first - start))

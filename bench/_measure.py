@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp
 
-from bench._load import LoadResult, Server, cpu_seconds, rss_mb, run_load, run_streams, tree_pids
+from bench._load import LoadResult, Server, call_once, cpu_seconds, rss_mb, run_load, run_streams, tree_pids
 from bench._mix import AGENT, PLAIN, STREAM, plan, run_mix
 from bench._servers import AGENT_MODEL, MODEL
 
@@ -110,9 +110,7 @@ async def agent_rounds(url: str, key: str, pid: int, rounds: int, per_round: int
                 cpu0 = cpu_seconds(pid)
                 for _ in range(per_round):
                     t0 = time.perf_counter()
-                    async with s.post(url, json=body, headers=headers) as r:
-                        await r.read()
-                        errors[kind] += r.status != 200
+                    errors[kind] += not await call_once(s, url, headers, body)
                     wall[kind].append(1000 * (time.perf_counter() - t0))
                 cpu[kind] += cpu_seconds(pid) - cpu0
     n = rounds * per_round

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from bench._load import cpu_seconds, stream_body
+from bench._load import call_once, cpu_seconds, stream_body
 
 __all__ = ["MixResult", "plan", "run_mix"]
 
@@ -49,14 +49,6 @@ class MixResult:
         return 1000 * self.cpu_s / self.requests if self.requests else float("nan")
 
 
-async def _call(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: dict[str, object]
-) -> bool:
-    async with session.post(url, json=body, headers=headers) as resp:
-        await resp.read()
-        return resp.status == 200
-
-
 async def _mix(
     url: str,
     key: str,
@@ -86,7 +78,7 @@ async def _mix(
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=120)) as session:
         for kind in bodies:  # warm-up, not measured
             for _ in range(3):
-                await _call(session, url, headers, bodies[kind])
+                await call_once(session, url, headers, bodies[kind])
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
         deadline = t0 + seconds
 
@@ -95,7 +87,7 @@ async def _mix(
             while time.monotonic() < deadline and issued < max_requests:
                 kind = kinds[issued % len(kinds)]
                 issued += 1
-                ok = await _call(session, url, headers, bodies[kind])
+                ok = await call_once(session, url, headers, bodies[kind])
                 by_kind[kind] += 1
                 errors += 0 if ok else 1
 
