@@ -17,6 +17,9 @@ then does it join:
   chain built eagerly, inner hook first).
 
 Any other hook runs a pass of its own: joining saves work, correctness never depends on it.
+In the first case a foreign streaming guardrail configured between the two (none is in the
+shipped config) sees the text before the inner stage rather than after it; what the caller
+receives has still been through both stages, last of all.
 """
 
 from __future__ import annotations
