@@ -24,8 +24,9 @@ import threading
 import time
 from pathlib import Path
 
-from bench._load import Server, free_port, run_load, run_streams
-from bench._servers import AGENT_MODEL, MODEL, REPO, env, ours, vanilla
+from bench._load import run_load, run_streams
+from bench._servers import AGENT_MODEL, MODEL, REPO, ours, vanilla
+from bench._servers import upstream as _upstream
 from bench.gateway_bench import _virtual_key
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
@@ -87,21 +88,17 @@ def main() -> int:
     parser.add_argument("--chunks", type=int, default=10, help="content chunks per stream (--mode streams)")
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     args = parser.parse_args()
+    if args.mode == "agents" and args.target == "vanilla":
+        parser.error("vanilla serves no agent")
     out_dir = REPO / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
     suffix = f"-{args.chunks}" if args.mode == "streams" and args.chunks != 10 else ""
     stem = out_dir / f"profile-{args.target}-{args.mode}{suffix}"
     with tempfile.TemporaryDirectory(prefix="gw-prof-") as d:
         tmp = Path(d)
-        up_port = free_port()
-        upstream = Server(
-            "upstream",
-            [sys.executable, "-m", "bench._upstream", str(up_port)],
-            env({"PYTHONPATH": str(REPO)}),
-            up_port,
-        ).start()
+        upstream = _upstream().start()
         try:
-            target = (ours if args.target == "ours" else vanilla)(tmp, f"http://127.0.0.1:{up_port}/v1")
+            target = (ours if args.target == "ours" else vanilla)(tmp, f"http://127.0.0.1:{upstream.port}/v1")
             server, key = target.server, target.key
             server.start()
             try:
@@ -112,8 +109,6 @@ def main() -> int:
                 url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
                 run_load(url, key, MODEL, 4, 3, 100, pid)  # warm-up
                 if args.mode == "agents":
-                    if args.target == "vanilla":
-                        parser.error("vanilla serves no agent")
                     run_load(url, key, AGENT_MODEL, 2, 3, 30, pid)
                 results: list[object] = []
 
