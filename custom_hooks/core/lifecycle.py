@@ -13,7 +13,6 @@ so queues (the ledger) drain before exit. Nothing registers itself by being impo
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from custom_hooks.core.config import GatewayConfig
 from custom_hooks.core.services import Services, services
 
-__all__ = ["Step", "current_config", "freeze_startup_heap", "start_steps", "stop_steps"]
+__all__ = ["Step", "current_config", "start_steps", "stop_steps"]
 
 log = logging.getLogger("gateway.lifecycle")
 
@@ -74,14 +73,3 @@ async def start_steps(steps: Sequence[Step], svc: Services) -> list[Step]:
             raise
         started.append(step)
     return started
-
-
-def freeze_startup_heap() -> None:
-    """Move what start-up built out of the collector's reach (call once, after the steps).
-
-    Everything alive now (LiteLLM, the config, graphs, pools) lives as long as the process;
-    frozen, full collections stop scanning ~1M objects (each such pass held the loop for
-    0.4-0.6 s under load). Start-up garbage goes first.
-    """
-    gc.collect()
-    gc.freeze()

@@ -20,6 +20,7 @@ from agent_routes.runtime.health import check_agents, count_pending_approvals
 from custom_hooks.auth import authenticator as _auth
 from custom_hooks.auth import run_tokens as _run_tokens
 from custom_hooks.core import lifecycle as _lifecycle
+from custom_hooks.core import startup_gc
 from custom_hooks.core.config import load_config_cached
 from custom_hooks.core.services import Services, install_services, services
 from custom_hooks.core.settings import get_settings
@@ -117,7 +118,7 @@ async def _lifespan(asgi_app: Any) -> AsyncIterator[Any]:
     async with _litellm_lifespan(asgi_app) as state:
         svc = services()
         started = await _lifecycle.start_steps(STEPS, svc)
-        _lifecycle.freeze_startup_heap()
+        startup_gc.resume()  # after the steps: what they built is frozen too
         try:
             yield state
         finally:

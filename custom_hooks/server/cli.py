@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from custom_hooks.admin import cli as _admin_cli
+from custom_hooks.core import startup_gc
 from custom_hooks.core.config import GatewayConfig, SectionCheck, check_config
 from custom_hooks.core.settings import GatewaySettings, get_settings
 from custom_hooks.observability.multiproc import prepare_multiprocess_dir
@@ -164,6 +165,10 @@ def _serve(settings: GatewaySettings) -> int:
     stop = threading.Event()
     watcher = threading.Thread(target=_announce_when_ready, args=(settings, stop), daemon=True)
     watcher.start()
+    if settings.workers > 1:
+        # The supervisor serves nothing; its workers pause again (they inherit the setting)
+        # and resume in their own lifespan. One worker is this process: its lifespan resumes.
+        startup_gc.resume()
     try:
         _run_uvicorn(uvicorn, settings)
     finally:
@@ -227,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     get_settings.cache_clear()
     settings = get_settings()
 
+    if args.command != "serve":
+        startup_gc.resume()  # a command, not a server: nothing to freeze for
     if args.command == "config-reference":
         return _config_reference(args.write)
     if args.command in _admin_cli.COMMANDS:

@@ -5,6 +5,7 @@ and allow-lists are not enforced (they are, by our hooks) stays out of the log."
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -80,6 +81,26 @@ def test_ready_is_printed_only_once_the_port_answers(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def _gc_collections(exposition: str) -> float:
+    """``python_gc_collections_total`` summed over generations (prometheus_client's collector)."""
+    found = re.findall(r'^python_gc_collections_total\{generation="\d"\} (\S+)$', exposition, re.M)
+    assert found, "no python_gc_collections_total in /metrics"
+    return sum(float(v) for v in found)
+
+
+@pytest.mark.e2e
+def test_the_serving_process_collects_garbage_again_after_start_up(gateway: GatewayProcess) -> None:
+    """Start-up runs with the collector paused (custom_hooks.core.startup_gc); if serving did
+    not turn it back on, every reference cycle a request leaves would stay for good."""
+    with gateway.http() as http:
+        before = _gc_collections(http.get("/metrics").text)
+        client = gateway.client()
+        for i in range(20):
+            client.chat.completions.create(model="demo", messages=[{"role": "user", "content": f"hi {i}"}])
+        after = _gc_collections(http.get("/metrics").text)
+    assert after > before
 
 
 def _record(msg: str) -> logging.LogRecord:
