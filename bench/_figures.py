@@ -112,7 +112,9 @@ _COMMON = [
     ),
 ]
 _MIX = [
-    _Spec("mix CPU per request, c=32", "ms", _at("mix", "cpu_ms_per_request"), Target("ratio_max", 1.0)),
+    # Issue 13 sets the mix its own target: "The Redis + PostgreSQL mix: <= 1.2 against vanilla
+    # on the same mix" (the mix has agent runs, which vanilla's has not).
+    _Spec("mix CPU per request, c=32", "ms", _at("mix", "cpu_ms_per_request"), Target("ratio_max", 1.2)),
     _Spec("mix requests/s, c=32", "", _at("mix", "rps")),
     _Spec(
         "Redis + PostgreSQL CPU per mix request",
