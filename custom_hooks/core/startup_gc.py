@@ -5,10 +5,10 @@ live as long as the process. With the collector on, every few thousand allocatio
 scans the young ones and, more and more often, all of them: measured on 2 cores, 1.5-4 s
 of the 10-13 s of CPU those imports take. Nothing of that is garbage (a collection after
 them finds about 4,000 unreachable objects), so :func:`pause` turns the collector off
-from the entry point's first line and :func:`resume`, once the start steps have run,
-freezes what exists (full collections then skip it: each used to hold the loop 0.4-0.6 s
-under load) and turns the collector back on. This is what ``gc.freeze``'s documentation
-advises for a server that loads before it serves.
+as the entry point (``custom_hooks.cli.main``) starts, before anything loads, and
+:func:`resume`, once the start steps have run, freezes what exists (full collections then
+skip it: each used to hold the loop 0.4-0.6 s under load) and turns the collector back
+on. This is what ``gc.freeze``'s documentation advises for a server that loads before it serves.
 
 uvicorn starts its workers as fresh interpreters: they inherit :data:`ENV` and pause as
 they import :mod:`custom_hooks.server`; the supervisor, which serves nothing, resumes
