@@ -1,0 +1,130 @@
+"""The differential profile gives each sample to the subsystem that spent it.
+
+Stacks are written the way py-spy folds them (outermost first, ``func (path:line)``), with
+the frames a real recording of the gateway has at those places.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.profile_diff import OTHER, Side, shares, subsystem, table
+
+SP = "/venv/lib/python3.11/site-packages"
+SERVE = [
+    "<module> (/repo/custom_hooks/cli.py:40)",
+    "_run_uvicorn (/repo/custom_hooks/server/cli.py:210)",
+    "run (/usr/lib/python3.11/asyncio/runners.py:118)",
+    "_run (/usr/lib/python3.11/asyncio/events.py:80)",
+]
+FRONT = [
+    *SERVE,
+    "FrontDoor.__call__ (/repo/custom_hooks/edge/front_door.py:180)",
+    "FrontDoor._http (/repo/custom_hooks/edge/front_door.py:260)",
+    "RequestIdMiddleware.__call__ (/repo/custom_hooks/observability/request_context.py:70)",
+]
+PRE_CALL = [
+    *FRONT,
+    f"ProxyLogging.pre_call_hook ({SP}/litellm/proxy/utils.py:1400)",
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [
+        # our hook, called by LiteLLM's dispatch, calling LiteLLM's token counter: ours
+        (
+            [
+                *PRE_CALL,
+                "timed.<locals>.wrapper (/repo/custom_hooks/observability/hook_timing.py:50)",
+                "CostRouter.async_pre_call_hook (/repo/custom_hooks/routing/cost_router.py:175)",
+                f"token_counter ({SP}/litellm/litellm_core_utils/token_counter.py:300)",
+            ],
+            "ours: routing, budgets, guardrails",
+        ),
+        # the hook timer's own time is instrumentation
+        (
+            [*PRE_CALL, "timed.<locals>.wrapper (/repo/custom_hooks/observability/hook_timing.py:52)"],
+            "ours: metrics, request log, ledger, tracing",
+        ),
+        # LiteLLM's dispatch around our hooks is LiteLLM's
+        (PRE_CALL, "LiteLLM: proxy request processing"),
+        # a request under our pass-through middleware is LiteLLM's, by its innermost subsystem
+        (
+            [
+                *FRONT,
+                f"Router.acompletion ({SP}/litellm/router.py:1100)",
+                "deepcopy (/usr/lib/python3.11/copy.py:128)",
+            ],
+            "LiteLLM: router",
+        ),
+        # ... but the middleware's own time is ours
+        (FRONT[:-1], "ours: front door, server, store"),
+        # a send wrapper of ours around the server's socket write: the server's
+        (
+            [
+                *FRONT,
+                "_scrubbing.<locals>.scrubbed (/repo/custom_hooks/edge/front_door.py:383)",
+                f"RequestResponseCycle.send ({SP}/uvicorn/protocols/http/httptools_impl.py:500)",
+            ],
+            "HTTP server, ASGI middleware",
+        ),
+        # LiteLLM deciding whether each guardrail runs, with none of ours on the stack
+        (
+            [
+                *PRE_CALL,
+                f"CustomGuardrail.should_run_guardrail ({SP}/litellm/integrations/custom_guardrail.py:200)",
+            ],
+            "LiteLLM: guardrail dispatch",
+        ),
+        # an agent run's graph and chat model client
+        (
+            [
+                *SERVE,
+                "AgentProvider.acompletion (/repo/agent_routes/providers/agent.py:90)",
+                "AgentRun.events (/repo/agent_routes/runtime/runner.py:325)",
+                f"Pregel.astream ({SP}/langgraph/pregel/main.py:2600)",
+            ],
+            "ours: agent runtime (graph, chat model client)",
+        ),
+        # LiteLLM's success logging in its logging worker
+        (
+            [
+                *SERVE,
+                f"Logging.async_success_handler ({SP}/litellm/litellm_core_utils/litellm_logging.py:2000)",
+            ],
+            "LiteLLM: logging object, callbacks, cost",
+        ),
+        ([*SERVE], OTHER),
+        ([], OTHER),
+    ],
+)
+def test_subsystem(stack: list[str], expected: str) -> None:
+    assert subsystem(stack) == expected
+
+
+def test_shares_weigh_samples_by_count() -> None:
+    router = ";".join([*FRONT, f"Router.acompletion ({SP}/litellm/router.py:1100)"])
+    ours = ";".join(
+        [*PRE_CALL, "BudgetGuard.async_pre_call_hook (/repo/custom_hooks/governance/budgets.py:90)"]
+    )
+    found, total = shares(f"{router} 3\n{ours} 1\nnot a sample line\n")
+    assert total == 4
+    assert found == {"LiteLLM: router": 0.75, "ours: routing, budgets, guardrails": 0.25}
+    assert shares("") == ({}, 0)
+
+
+def test_table_is_ms_per_request_by_share_largest_difference_first() -> None:
+    base = Side("vanilla", 20.0, {"LiteLLM: router": 0.5, OTHER: 0.5}, 1000)
+    other = Side("ours", 24.0, {"LiteLLM: router": 0.25, OTHER: 0.25, "ours: auth": 0.5}, 1200)
+    text = table(base, other)
+    lines = text.splitlines()
+    assert lines[0] == (
+        "CPU ms per request: vanilla 20.00 (1000 samples), ours 24.00 (1200 samples), difference +4.00"
+    )
+    rows = [line.split() for line in lines[3:]]
+    assert rows[0][:3] == ["ours:", "auth", "0.00"] and rows[0][-2:] == ["12.00", "+12.00"]
+    assert rows[-1][-3:] == ["10.00", "6.00", "-4.00"]  # the router: 10 ms -> 6 ms
+    streams = table(base, other, per_chunk=200)
+    assert streams.splitlines()[0].startswith("CPU ms per stream:")
+    assert streams.splitlines()[-1] == "per chunk (stream / 200): vanilla 100 us, ours 120 us"
