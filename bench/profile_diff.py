@@ -193,7 +193,11 @@ def _sample(
         server.stop()
     requests = sum(r.requests for r in results)
     cpu_ms = 1000 * sum(r.cpu_s for r in results) / requests if requests else float("nan")
-    found, samples = shares(out.read_text())
+    folded = out.read_text()
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        (args.keep / f"{args.mode}-{label.replace(' ', '-')}.folded").write_text(folded)
+    found, samples = shares(folded)
     return Side(label, cpu_ms, found, samples)
 
 
@@ -225,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--chunks", type=int, default=200, help="content chunks per stream (--mode streams)")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument("--keep", type=Path, help="also write each side's folded stacks to this directory")
     args = parser.parse_args(argv)
     if args.mode == "agents":
         pairs = [("ours", MODEL, "direct"), ("ours", AGENT_MODEL, "agent run")]
