@@ -105,6 +105,11 @@ LITELLM_SUBSYSTEMS: Subsystems = (
 )
 OTHER = "other (event loop, collector, ...)"
 
+# Innermost frames of worker threads parked in their loop (the executor's queue, aiosqlite's
+# queue, SQLite's fsync): py-spy counts them active, yet they spend no CPU the others don't.
+WAITING_FRAMES = ("_worker (", "_connection_worker_thread (")
+WAITING = "waiting worker threads"
+
 
 def _is_ours(frame: str) -> bool:
     return "custom_hooks/" in frame or "agent_routes/" in frame
@@ -116,6 +121,8 @@ def _is_wrapper(frame: str) -> bool:
 
 def subsystem(frames: Sequence[str]) -> str:
     """Who a sample's CPU belongs to; ``frames`` outermost first, as py-spy folds them."""
+    if frames and frames[-1].startswith(WAITING_FRAMES):
+        return WAITING
     working = [i for i, f in enumerate(frames) if _is_ours(f) and not _is_wrapper(f)]
     if working or (frames and _is_ours(frames[-1])):
         named = [i for i in working if HOOK_TIMING not in frames[i]]
@@ -131,15 +138,17 @@ def subsystem(frames: Sequence[str]) -> str:
     return OTHER
 
 
-def shares(folded: str) -> tuple[dict[str, float], int]:
-    """Each subsystem's share of a py-spy raw (folded) recording, and the sample count."""
+def shares(folded: str) -> tuple[dict[str, float], int, int]:
+    """Each subsystem's share of a py-spy raw (folded) recording's working samples, their
+    count, and the count of :data:`WAITING` samples left out of the shares."""
     counts: collections.Counter[str] = collections.Counter()
     for line in folded.splitlines():
         stack, _, n = line.rpartition(" ")
         if n.isdigit() and stack:
             counts[subsystem(stack.split(";"))] += int(n)
+    waiting = counts.pop(WAITING, 0)
     total = sum(counts.values())
-    return ({k: v / total for k, v in counts.items()} if total else {}), total
+    return ({k: v / total for k, v in counts.items()} if total else {}), total, waiting
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,7 @@ class Side:
     cpu_ms: float  # per request (or stream, or agent run)
     shares: dict[str, float]
     samples: int
+    waiting: int = 0  # samples of parked worker threads, not in ``shares``
 
     def ms(self, name: str) -> float:
         return self.cpu_ms * self.shares.get(name, 0.0)
@@ -197,8 +207,8 @@ def _sample(
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
         (args.keep / f"{args.mode}-{label.replace(' ', '-')}.folded").write_text(folded)
-    found, samples = shares(folded)
-    return Side(label, cpu_ms, found, samples)
+    found, samples, waiting = shares(folded)
+    return Side(label, cpu_ms, found, samples, waiting)
 
 
 def table(base: Side, other: Side, per_chunk: int = 0) -> str:
@@ -208,6 +218,7 @@ def table(base: Side, other: Side, per_chunk: int = 0) -> str:
         f"CPU {unit}: {base.label} {base.cpu_ms:.2f} ({base.samples} samples), "
         f"{other.label} {other.cpu_ms:.2f} ({other.samples} samples), "
         f"difference {other.cpu_ms - base.cpu_ms:+.2f}",
+        f"(left out: samples of parked worker threads, {base.waiting} and {other.waiting})",
         "",
         f"{'subsystem':50}{base.label:>10}{other.label:>10}{'diff':>9}",
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.profile_diff import OTHER, Side, shares, subsystem, table
+from bench.profile_diff import OTHER, WAITING, Side, shares, subsystem, table
 
 SP = "/venv/lib/python3.11/site-packages"
 SERVE = [
@@ -22,6 +22,10 @@ FRONT = [
     "FrontDoor.__call__ (/repo/custom_hooks/edge/front_door.py:180)",
     "FrontDoor._http (/repo/custom_hooks/edge/front_door.py:260)",
     "RequestIdMiddleware.__call__ (/repo/custom_hooks/observability/request_context.py:70)",
+]
+PARKED = [
+    "Thread.run (/usr/lib/python3.11/threading.py:975)",
+    "_worker (/usr/lib/python3.11/concurrent/futures/thread.py:81)",
 ]
 PRE_CALL = [
     *FRONT,
@@ -95,6 +99,12 @@ PRE_CALL = [
             ],
             "LiteLLM: logging object, callbacks, cost",
         ),
+        # a worker thread parked in its queue is waiting; the work it runs is not
+        (PARKED, WAITING),
+        (
+            [*PARKED, f"completion ({SP}/litellm/main.py:1200)"],
+            "LiteLLM: completion, provider, response",
+        ),
         ([*SERVE], OTHER),
         ([], OTHER),
     ],
@@ -108,17 +118,18 @@ def test_shares_weigh_samples_by_count() -> None:
     ours = ";".join(
         [*PRE_CALL, "BudgetGuard.async_pre_call_hook (/repo/custom_hooks/governance/budgets.py:90)"]
     )
-    found, total = shares(f"{router} 3\n{ours} 1\nnot a sample line\n")
-    assert total == 4
+    parked = ";".join(PARKED)
+    found, total, waiting = shares(f"{router} 3\n{ours} 1\n{parked} 5\nnot a sample line\n")
+    assert (total, waiting) == (4, 5)
     assert found == {"LiteLLM: router": 0.75, "ours: routing, budgets, guardrails": 0.25}
-    assert shares("") == ({}, 0)
+    assert shares("") == ({}, 0, 0)
 
 
 def test_table_is_ms_per_request_by_share_largest_difference_first() -> None:
     base = Side("vanilla", 20.0, {"LiteLLM: router": 0.5, OTHER: 0.5}, 1000)
     other = Side("ours", 24.0, {"LiteLLM: router": 0.25, OTHER: 0.25, "ours: auth": 0.5}, 1200)
     text = table(base, other)
-    lines = text.splitlines()
+    lines = [line for line in text.splitlines() if not line.startswith("(left out")]
     assert lines[0] == (
         "CPU ms per request: vanilla 20.00 (1000 samples), ours 24.00 (1200 samples), difference +4.00"
     )
