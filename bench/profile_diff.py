@@ -9,10 +9,11 @@ model; ours with a governed virtual key and the response cache off), warmed up, 
 while ``py-spy record --nonblocking`` samples it (idle frames off). The CPU the side used per
 request (``/proc``, the whole load window) is split by the share of samples each subsystem
 has, so a row reads "ms of CPU per request spent here". Every sample goes to one subsystem:
-ours if any of our frames (other than the pass-through wrappers in :data:`WRAPPERS`) is on
-the stack, else LiteLLM's machinery by the innermost frame that names one
-(:data:`LITELLM_SUBSYSTEMS`). Treat single rows as +-0.3 ms: the sides run one after the
-other on a shared machine, and py-spy's shares of a few thousand samples are +-1 %.
+ours if the innermost of our frames on the stack does work (is not one of the pass-through
+wrappers in :data:`WRAPPERS`, or is the innermost frame), else LiteLLM's machinery by the
+innermost frame that names one (:data:`LITELLM_SUBSYSTEMS`). Treat single rows as +-0.3 ms:
+the sides run one after the other on a shared machine, and py-spy's shares of a few
+thousand samples are +-1 %.
 
 ``--mode agents`` samples ours twice: direct calls to ``bench``, then runs of ``bench-agent``
 (one LLM node calling ``bench`` back through the gateway). The difference is what an agent
@@ -43,20 +44,23 @@ from bench.gateway_bench import _virtual_key
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
-# Our frames that only pass a call through (ASGI wrappers, the server's entry): a sample under
-# one of them is LiteLLM's or the server's unless it is the innermost frame (its own time).
-WRAPPERS = (
-    "custom_hooks/cli.py",
-    "custom_hooks/server/cli.py",
-    "FrontDoor.__call__",
-    "FrontDoor._http",
-    "RequestIdMiddleware.__call__",
-    "send_with_id",
-    "MetricsEndpointMiddleware.__call__",
-    "_scrubbing.<locals>.scrubbed",
-    "send_and_release",
-    "replay",
-    "GuardedHttpToolsProtocol.data_received",
+# Our frames that only pass a call through (the server's entry, ASGI wrappers, the stream
+# re-yield in front of the maskers), each as substrings its frame has: where one of these is
+# the innermost of our frames, the sample belongs to what it called, unless it is the
+# innermost frame of all (its own time).
+WRAPPERS: tuple[tuple[str, ...], ...] = (
+    ("custom_hooks/cli.py",),
+    ("custom_hooks/server/cli.py",),
+    ("FrontDoor.__call__",),
+    ("FrontDoor._http",),
+    ("RequestIdMiddleware.__call__",),
+    ("send_with_id",),
+    ("MetricsEndpointMiddleware.__call__",),
+    ("_scrubbing.<locals>.scrubbed",),
+    ("send_and_release",),
+    ("replay",),
+    ("GuardedHttpToolsProtocol.data_received",),
+    ("_chain (", "guardrails/masking.py"),
 )
 HOOK_TIMING = "hook_timing.py"  # times our hooks: transparent when naming whose hook it is
 
@@ -74,34 +78,64 @@ OUR_SUBSYSTEMS: Subsystems = (
     ("ours: routing, budgets, guardrails", ("custom_hooks/",)),
 )
 
-# LiteLLM's and the server's, anywhere on the stack (checked first, in this order) ...
+# LiteLLM's and the server's. py-spy names most files by a short path ("litellm/router.py")
+# and some by their bare name ("streaming_handler.py"); the markers are written for both.
+# Anywhere on the stack (checked first, in this order) ...
 LITELLM_ANYWHERE: Subsystems = (
     ("LiteLLM: guardrail dispatch", ("custom_guardrail.py", "guardrail")),
     ("LiteLLM: rate limiter", ("parallel_request_limiter",)),
     ("redis client", ("redis/",)),
 )
-# ... then by the innermost frame that names one.
+# ... then by the innermost frame that names one (a frame is tried against each in order).
 LITELLM_SUBSYSTEMS: Subsystems = (
+    (  # LiteLLM's wrappers per guardrail that overrides the stream hook (its own frames only)
+        "LiteLLM: guarded stream path",
+        ("_UpstreamStreamBoundary", "_wrap_streaming_iterator_with_enrichment"),
+    ),
+    (
+        "LiteLLM: stream wrapper, chunk building",
+        ("streaming_handler.py", "streaming_chunk_builder_utils.py", "stream_chunk_builder"),
+    ),
     (
         "LiteLLM: logging object, callbacks, cost",
-        ("litellm_logging", "custom_logger.py", "callback_controls", "cost_calculator", "logging_worker"),
+        (
+            "litellm_logging.py",
+            "custom_logger.py",
+            "callback_controls.py",
+            "cost_calculat",
+            "logging_worker.py",
+            "logging_utils.py",
+            "redact_messages.py",
+            "_service_logger.py",
+            "tool_call_cost_tracking.py",
+        ),
     ),
-    ("LiteLLM: router", ("litellm/router", "router_utils/", "router_strategy/")),
-    ("LiteLLM: auth", ("user_api_key_auth", "proxy/auth/")),
     (
-        "LiteLLM: proxy request processing",
-        ("litellm_pre_call_utils", "proxy/utils.py", "common_request_processing", "proxy_server.py"),
+        "LiteLLM: auth",
+        ("user_api_key_auth", "auth_checks.py", "auth_utils.py", "route_checks.py", "user_api_key_cache.py"),
     ),
     (
-        "LiteLLM: completion, provider, response",
-        ("litellm/main.py", "litellm/llms/", "litellm/utils.py", "litellm_core_utils/"),
+        "LiteLLM: router",
+        ("router.py", "simple_shuffle.py", "router_utils", "track_deployment_metrics.py", "fallback_"),
     ),
-    ("HTTP client (to the upstream)", ("aiohttp/", "httpx/", "httpcore/")),
     (
         "HTTP server, ASGI middleware",
-        ("uvicorn/", "starlette/", "fastapi/", "middleware", "h11/", "httptools"),
+        (
+            *("uvicorn/", "starlette/", "fastapi/", "middleware", "h11/", "httptools", "anyio/"),
+            *("_lazy_features.py", "lens/internal.py"),
+        ),
     ),
-    ("worker threads (executor, sqlite)", ("concurrent/futures/", "aiosqlite/", "threading.py")),
+    ("LiteLLM: proxy request processing", ("litellm/proxy/", "proxy_server.py", "http_parsing_utils.py")),
+    (
+        "LiteLLM: completion, provider, response",
+        (
+            *("litellm/", "openai.py", "transformation.py", "convert_dict_to_response.py", "openai/"),
+            *("response_metadata.py", "get_llm_provider_logic.py", "core_helpers.py", "token_counter.py"),
+            *("get_litellm_params.py", "get_api_base.py"),
+        ),
+    ),
+    ("HTTP client (to the upstream)", ("aiohttp/", "httpx/", "httpcore/", "httpx2/", "aiohttp_transport.py")),
+    ("worker threads (executor, sqlite)", ("concurrent/futures/", "aiosqlite/", "threading.py", "queue.py")),
 )
 OTHER = "other (event loop, collector, ...)"
 
@@ -116,22 +150,24 @@ def _is_ours(frame: str) -> bool:
 
 
 def _is_wrapper(frame: str) -> bool:
-    return any(w in frame for w in WRAPPERS)
+    return any(all(part in frame for part in parts) for parts in WRAPPERS)
 
 
 def subsystem(frames: Sequence[str]) -> str:
     """Who a sample's CPU belongs to; ``frames`` outermost first, as py-spy folds them."""
     if frames and frames[-1].startswith(WAITING_FRAMES):
         return WAITING
-    working = [i for i, f in enumerate(frames) if _is_ours(f) and not _is_wrapper(f)]
-    if working or (frames and _is_ours(frames[-1])):
-        named = [i for i in working if HOOK_TIMING not in frames[i]]
-        frame = frames[named[0]] if named else frames[(working or [len(frames) - 1])[0]]
+    ours_at = [i for i, f in enumerate(frames) if _is_ours(f)]
+    if ours_at and (not _is_wrapper(frames[ours_at[-1]]) or ours_at[-1] == len(frames) - 1):
+        # ours: named by the outermost of our frames doing work (the hook timer is transparent)
+        working = [i for i in ours_at if not _is_wrapper(frames[i]) and HOOK_TIMING not in frames[i]]
+        frame = frames[working[0] if working else ours_at[-1]]
         return next(name for name, marks in OUR_SUBSYSTEMS if any(m in frame for m in marks))
+    theirs = [f for f in frames if not _is_ours(f)]
     for name, marks in LITELLM_ANYWHERE:
-        if any(m in f for f in frames for m in marks):
+        if any(m in f for f in theirs for m in marks):
             return name
-    for frame in reversed(frames):
+    for frame in reversed(theirs):
         for name, marks in LITELLM_SUBSYSTEMS:
             if any(m in frame for m in marks):
                 return name

@@ -10,26 +10,31 @@ import pytest
 
 from bench.profile_diff import OTHER, WAITING, Side, shares, subsystem, table
 
-SP = "/venv/lib/python3.11/site-packages"
 SERVE = [
-    "<module> (/repo/custom_hooks/cli.py:40)",
-    "_run_uvicorn (/repo/custom_hooks/server/cli.py:210)",
-    "run (/usr/lib/python3.11/asyncio/runners.py:118)",
-    "_run (/usr/lib/python3.11/asyncio/events.py:80)",
+    "<module> (custom_hooks/cli.py:40)",
+    "_run_uvicorn (custom_hooks/server/cli.py:210)",
+    "run (asyncio/runners.py:118)",
+    "_run (asyncio/events.py:80)",
 ]
 FRONT = [
     *SERVE,
-    "FrontDoor.__call__ (/repo/custom_hooks/edge/front_door.py:180)",
-    "FrontDoor._http (/repo/custom_hooks/edge/front_door.py:260)",
-    "RequestIdMiddleware.__call__ (/repo/custom_hooks/observability/request_context.py:70)",
+    "FrontDoor.__call__ (custom_hooks/edge/front_door.py:180)",
+    "FrontDoor._http (custom_hooks/edge/front_door.py:260)",
+    "RequestIdMiddleware.__call__ (custom_hooks/observability/request_context.py:70)",
 ]
 PARKED = [
-    "Thread.run (/usr/lib/python3.11/threading.py:975)",
-    "_worker (/usr/lib/python3.11/concurrent/futures/thread.py:81)",
+    "Thread.run (threading.py:975)",
+    "_worker (concurrent/futures/thread.py:81)",
+]
+STREAM = [
+    *FRONT,
+    "async_data_generator (litellm/proxy/proxy_server.py:5000)",
+    "_OutputPass._run (custom_hooks/guardrails/output_pass.py:60)",
+    "mask_chunks (custom_hooks/guardrails/stream_surfaces.py:80)",
 ]
 PRE_CALL = [
     *FRONT,
-    f"ProxyLogging.pre_call_hook ({SP}/litellm/proxy/utils.py:1400)",
+    "ProxyLogging.pre_call_hook (litellm/proxy/utils.py:1400)",
 ]
 
 
@@ -40,15 +45,15 @@ PRE_CALL = [
         (
             [
                 *PRE_CALL,
-                "timed.<locals>.wrapper (/repo/custom_hooks/observability/hook_timing.py:50)",
-                "CostRouter.async_pre_call_hook (/repo/custom_hooks/routing/cost_router.py:175)",
-                f"token_counter ({SP}/litellm/litellm_core_utils/token_counter.py:300)",
+                "timed.<locals>.wrapper (custom_hooks/observability/hook_timing.py:50)",
+                "CostRouter.async_pre_call_hook (custom_hooks/routing/cost_router.py:175)",
+                "token_counter (token_counter.py:300)",
             ],
             "ours: routing, budgets, guardrails",
         ),
         # the hook timer's own time is instrumentation
         (
-            [*PRE_CALL, "timed.<locals>.wrapper (/repo/custom_hooks/observability/hook_timing.py:52)"],
+            [*PRE_CALL, "timed.<locals>.wrapper (custom_hooks/observability/hook_timing.py:52)"],
             "ours: metrics, request log, ledger, tracing",
         ),
         # LiteLLM's dispatch around our hooks is LiteLLM's
@@ -57,8 +62,8 @@ PRE_CALL = [
         (
             [
                 *FRONT,
-                f"Router.acompletion ({SP}/litellm/router.py:1100)",
-                "deepcopy (/usr/lib/python3.11/copy.py:128)",
+                "Router.acompletion (litellm/router.py:1100)",
+                "deepcopy (copy.py:128)",
             ],
             "LiteLLM: router",
         ),
@@ -68,8 +73,8 @@ PRE_CALL = [
         (
             [
                 *FRONT,
-                "_scrubbing.<locals>.scrubbed (/repo/custom_hooks/edge/front_door.py:383)",
-                f"RequestResponseCycle.send ({SP}/uvicorn/protocols/http/httptools_impl.py:500)",
+                "_scrubbing.<locals>.scrubbed (custom_hooks/edge/front_door.py:383)",
+                "RequestResponseCycle.send (uvicorn/protocols/http/httptools_impl.py:500)",
             ],
             "HTTP server, ASGI middleware",
         ),
@@ -77,17 +82,42 @@ PRE_CALL = [
         (
             [
                 *PRE_CALL,
-                f"CustomGuardrail.should_run_guardrail ({SP}/litellm/integrations/custom_guardrail.py:200)",
+                "CustomGuardrail.should_run_guardrail (litellm/integrations/custom_guardrail.py:200)",
             ],
             "LiteLLM: guardrail dispatch",
+        ),
+        # a stream: our masker's own work is ours ...
+        (
+            [*STREAM, "StreamMasker.push (custom_hooks/guardrails/stream_masker.py:120)"],
+            "ours: routing, budgets, guardrails",
+        ),
+        # ... LiteLLM's chunk building, reached through the masker's re-yield, is LiteLLM's ...
+        (
+            [
+                *STREAM,
+                "_chain (custom_hooks/guardrails/masking.py:166)",
+                "_UpstreamStreamBoundary.__anext__ (litellm/proxy/utils.py:300)",
+                "CustomStreamWrapper.__anext__ (streaming_handler.py:2078)",
+                "StreamingChoices.__init__ (utils.py:2098)",
+            ],
+            "LiteLLM: stream wrapper, chunk building",
+        ),
+        # ... and the boundary LiteLLM puts around each guarded stream is its guarded path
+        (
+            [
+                *STREAM,
+                "_chain (custom_hooks/guardrails/masking.py:166)",
+                "_UpstreamStreamBoundary.__anext__ (litellm/proxy/utils.py:300)",
+            ],
+            "LiteLLM: guarded stream path",
         ),
         # an agent run's graph and chat model client
         (
             [
                 *SERVE,
-                "AgentProvider.acompletion (/repo/agent_routes/providers/agent.py:90)",
-                "AgentRun.events (/repo/agent_routes/runtime/runner.py:325)",
-                f"Pregel.astream ({SP}/langgraph/pregel/main.py:2600)",
+                "AgentProvider.acompletion (agent_routes/providers/agent.py:90)",
+                "AgentRun.events (agent_routes/runtime/runner.py:325)",
+                "Pregel.astream (langgraph/pregel/main.py:2600)",
             ],
             "ours: agent runtime (graph, chat model client)",
         ),
@@ -95,14 +125,14 @@ PRE_CALL = [
         (
             [
                 *SERVE,
-                f"Logging.async_success_handler ({SP}/litellm/litellm_core_utils/litellm_logging.py:2000)",
+                "Logging.async_success_handler (litellm_logging.py:2000)",
             ],
             "LiteLLM: logging object, callbacks, cost",
         ),
         # a worker thread parked in its queue is waiting; the work it runs is not
         (PARKED, WAITING),
         (
-            [*PARKED, f"completion ({SP}/litellm/main.py:1200)"],
+            [*PARKED, "completion (litellm/main.py:1200)"],
             "LiteLLM: completion, provider, response",
         ),
         ([*SERVE], OTHER),
@@ -114,10 +144,8 @@ def test_subsystem(stack: list[str], expected: str) -> None:
 
 
 def test_shares_weigh_samples_by_count() -> None:
-    router = ";".join([*FRONT, f"Router.acompletion ({SP}/litellm/router.py:1100)"])
-    ours = ";".join(
-        [*PRE_CALL, "BudgetGuard.async_pre_call_hook (/repo/custom_hooks/governance/budgets.py:90)"]
-    )
+    router = ";".join([*FRONT, "Router.acompletion (litellm/router.py:1100)"])
+    ours = ";".join([*PRE_CALL, "BudgetGuard.async_pre_call_hook (custom_hooks/governance/budgets.py:90)"])
     parked = ";".join(PARKED)
     found, total, waiting = shares(f"{router} 3\n{ours} 1\n{parked} 5\nnot a sample line\n")
     assert (total, waiting) == (4, 5)
