@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -9,7 +11,7 @@ from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices
 
 from custom_hooks.guardrails.base import Span
 from custom_hooks.guardrails.detectors.secrets import SecretDetector
-from custom_hooks.guardrails.stream_masker import StreamMasker, mask_chunks
+from custom_hooks.guardrails.stream_masker import StreamMasker, mask_chunks, tail_risk_start
 
 KEY = "sk-proj-aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY"
 TEXT = f"Here is the key {KEY} and then some more words to pad the stream out. The end."
@@ -98,3 +100,64 @@ async def test_mask_chunks_keeps_every_chunk_and_masks(finish: bool) -> None:
     if finish:
         assert out[-1].choices[0].finish_reason == "stop"
     assert [s.entity for s in applied] == ["openai_key"]
+
+
+# -- where the held-back tail starts: the cheap path gives the full pattern's answer ---------
+
+_FULL_TAIL_RISK = re.compile(  # the pattern as one regex, as it was before the cheap path
+    r"(?:-----BEGIN[A-Z0-9 -]*"
+    r"|[Bb]earer[ \t]*\S*"
+    r"|(?i:[a-z0-9_.-]*(?:key|secret|token|passw(?:or)?d|pwd))[\"']?[ \t]*(?:[:=][ \t]*[\"']?\S*)?"
+    r"|[A-Z0-9+(][A-Z0-9 .()/-]*"
+    r"|\S+)\Z"
+)
+_PIECES = [
+    *("the", "stream", "word", "Done.", "42", "4111 1111", "+1 (555)", "DE89 3704", "x@y.io"),
+    *(" ", "  ", "\t", "\n", "=", ":", '"', "'", "-", "_", ".", "/", "(", "+"),
+    *("key", "KEY", "api_key", "Secret", "toKEN", "passwd", "PassWord", "pwd", "Bearer", "bearer"),
+    *("-----BEGIN", "-----BEGIN RSA PRIVATE KEY-----", "earer", "ke", "y", "sec", "ret"),
+    # characters re's IGNORECASE equates with ASCII letters of the keywords
+    *("\u212aey", "\u017fecret", "to\u212aen", "pa\u017f\u017fwd", "\u00df", "\u0130", "\u0131"),
+]
+
+
+def _full(text: str, start: int) -> int | None:
+    m = _FULL_TAIL_RISK.search(text, start)
+    return m.start() if m is not None else None
+
+
+def test_tail_risk_start_matches_the_full_pattern_on_adversarial_text() -> None:
+    rng = random.Random(13)
+    for _ in range(20_000):
+        text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 14)))
+        start = rng.randint(0, len(text))
+        assert tail_risk_start(text, start) == _full(text, start), (text, start)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "here is my \u017fecret = hunter2",  # long s: IGNORECASE matches it as "s"
+        "the \u212aEY: abc",  # Kelvin sign as "K"
+        "Authorization: Bearer eyJhbGciOi",
+        "-----BEGIN OPENSSH PRIVATE",
+        "plain prose ending in a word",
+        "trailing space ",
+        "",
+    ],
+)
+def test_tail_risk_start_on_keyed_tails(text: str) -> None:
+    for start in range(len(text) + 1):
+        assert tail_risk_start(text, start) == _full(text, start)
+
+
+def test_casefold_covers_what_ignorecase_equates_with_the_keyword_letters() -> None:
+    """The cheap path looks for the keywords in the casefolded tail: that is exact only if
+    every character re's IGNORECASE matches to a keyword letter casefolds to that letter."""
+    letters = set("keysecrtokenpasswd")
+    any_letter = re.compile(f"(?i:[{''.join(sorted(letters))}])")
+    for cp in range(0x110000):
+        c = chr(cp)
+        if any_letter.fullmatch(c):
+            folded = c.casefold()
+            assert folded in letters and re.fullmatch(f"(?i:{folded})", c), hex(cp)
