@@ -28,13 +28,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks.core.sections.guardrails import InjectionOptions, guardrails_config
 from custom_hooks.guardrails.base import GuardrailVerdict, enforce, request_slots
 from custom_hooks.guardrails.detectors.injection import InjectionScore, score
+from custom_hooks.guardrails.gate import GatewayGuardrail
 from custom_hooks.guardrails.joined import groups
 
 __all__ = ["InjectionGuard", "Scored", "injection_verdict"]
@@ -78,7 +78,7 @@ def injection_verdict(scored: Iterable[Scored], options: InjectionOptions) -> Gu
     return GuardrailVerdict("flag" if flagged else "allow", flagged)
 
 
-class InjectionGuard(CustomGuardrail):
+class InjectionGuard(GatewayGuardrail):
     """Heuristic, score-based prompt-injection detection (direct and indirect)."""
 
     def __init__(self, *, options: InjectionOptions | None = None, **kwargs: Any) -> None:

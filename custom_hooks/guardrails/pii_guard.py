@@ -25,7 +25,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
@@ -41,6 +40,7 @@ from custom_hooks.guardrails.base import (
     record,
 )
 from custom_hooks.guardrails.detectors.pii import LABELS, PiiDetector
+from custom_hooks.guardrails.gate import GatewayGuardrail
 from custom_hooks.guardrails.masking import Counts, OutputStage, mask_request, mask_response
 from custom_hooks.guardrails.output_pass import join_output_pass
 
@@ -49,7 +49,7 @@ __all__ = ["PiiGuard"]
 _PLACEHOLDER = re.compile(r"\[(?:" + "|".join(LABELS.values()) + r")_\d{1,5}\]")
 
 
-class PiiGuard(CustomGuardrail):
+class PiiGuard(GatewayGuardrail):
     """Masks (or blocks) emails, phones, cards, IBANs, SSNs and IPs in every message part."""
 
     def __init__(

@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Any
 
 import litellm
-from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
@@ -35,6 +34,7 @@ from custom_hooks.core.pricing import counting_tokenizer, process_catalog
 from custom_hooks.core.record import identity_of
 from custom_hooks.core.sections.guardrails import LimitsOptions, TierLimit, guardrails_config
 from custom_hooks.guardrails.base import ALLOW, GuardrailVerdict, enforce, request_slots
+from custom_hooks.guardrails.gate import GatewayGuardrail
 from custom_hooks.guardrails.request_slots import TextSlot, chat_slots
 
 __all__ = ["RequestLimits", "limits_verdict"]
@@ -100,7 +100,7 @@ def _input_tokens(data: dict[str, Any], slots: list[TextSlot], byte_size: int, c
         return byte_size
 
 
-class RequestLimits(CustomGuardrail):
+class RequestLimits(GatewayGuardrail):
     """Rejects requests with too many messages or input tokens for the caller's tier."""
 
     def __init__(self, *, options: LimitsOptions | None = None, **kwargs: Any) -> None:

@@ -25,13 +25,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
 from custom_hooks.core.sections.guardrails import SecretsOptions, guardrails_config
 from custom_hooks.guardrails.base import Finding, Span, enforce, record
 from custom_hooks.guardrails.detectors.secrets import ALL_SECRETS, SecretDetector
+from custom_hooks.guardrails.gate import GatewayGuardrail
 from custom_hooks.guardrails.masking import Counts, OutputStage, mask_request, mask_response
 from custom_hooks.guardrails.output_pass import join_output_pass
 
@@ -46,7 +46,7 @@ def _replace(f: Finding, _text: str) -> str:
     return _mask(f.entity)
 
 
-class SecretsGuard(CustomGuardrail):
+class SecretsGuard(GatewayGuardrail):
     """API keys, tokens, JWTs, private keys, connection strings with passwords."""
 
     def __init__(

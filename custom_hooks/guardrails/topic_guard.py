@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from litellm.integrations.custom_guardrail import CustomGuardrail
 from litellm.proxy._types import UserAPIKeyAuth
 from litellm.types.guardrails import GuardrailEventHooks
 
@@ -29,6 +28,7 @@ from custom_hooks.core.record import identity_of
 from custom_hooks.core.sections.guardrails import TopicOptions, guardrails_config
 from custom_hooks.guardrails.base import ALLOW, GuardrailVerdict, enforce, request_slots
 from custom_hooks.guardrails.detectors.topics import TopicMatcher
+from custom_hooks.guardrails.gate import GatewayGuardrail
 from custom_hooks.guardrails.joined import groups
 
 __all__ = ["TopicGuard", "topic_verdict"]
@@ -47,7 +47,7 @@ def topic_verdict(topic: str | None) -> GuardrailVerdict:
     )
 
 
-class TopicGuard(CustomGuardrail):
+class TopicGuard(GatewayGuardrail):
     """Blocks requests mentioning operator-defined topics and terms."""
 
     def __init__(self, *, options: TopicOptions | None = None, **kwargs: Any) -> None:
