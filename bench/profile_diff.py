@@ -138,6 +138,10 @@ LITELLM_SUBSYSTEMS: Subsystems = (
     ("worker threads (executor, sqlite)", ("concurrent/futures/", "aiosqlite/", "threading.py", "queue.py")),
 )
 OTHER = "other (event loop, collector, ...)"
+# Innermost frames that are the event loop itself (polling, scheduling callbacks), not work a
+# callback does: under the server's frames on the stack, yet no one's request code.
+EVENT_LOOP_FRAMES = ("Runner.run (", "BaseEventLoop.run_forever (", "BaseEventLoop._run_once (")
+EVENT_LOOP_FRAMES += ("EpollSelector.select (", "select (selectors.py", "Handle._run (")
 
 # Innermost frames of worker threads parked in their loop (the executor's queue, aiosqlite's
 # queue, SQLite's fsync): py-spy counts them active, yet they spend no CPU the others don't.
@@ -157,6 +161,8 @@ def subsystem(frames: Sequence[str]) -> str:
     """Who a sample's CPU belongs to; ``frames`` outermost first, as py-spy folds them."""
     if frames and frames[-1].startswith(WAITING_FRAMES):
         return WAITING
+    if frames and frames[-1].startswith(EVENT_LOOP_FRAMES):
+        return OTHER
     ours_at = [i for i, f in enumerate(frames) if _is_ours(f)]
     if ours_at and (not _is_wrapper(frames[ours_at[-1]]) or ours_at[-1] == len(frames) - 1):
         # ours: named by the outermost of our frames doing work (the hook timer is transparent)

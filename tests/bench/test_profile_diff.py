@@ -135,6 +135,16 @@ PRE_CALL = [
             [*PARKED, "completion (litellm/main.py:1200)"],
             "LiteLLM: completion, provider, response",
         ),
+        # the event loop's own time, under the server's frames, is no one's request code
+        (
+            [
+                "<module> (custom_hooks/cli.py:40)",
+                "Server.run (uvicorn/server.py:67)",
+                "asyncio_run (uvicorn/_compat.py:30)",
+                "Runner.run (asyncio/runners.py:118)",
+            ],
+            OTHER,
+        ),
         ([*SERVE], OTHER),
         ([], OTHER),
     ],
