@@ -33,6 +33,6 @@ class GatewayGuardrail(CustomGuardrail):
     """A LiteLLM ``CustomGuardrail`` that skips LiteLLM's metadata reads for foreign events."""
 
     def should_run_guardrail(self, data: Any, event_type: GuardrailEventHooks) -> bool:
-        if not self._event_hook_is_event_type(event_type):
+        if isinstance(event_type, GuardrailEventHooks) and not self._event_hook_is_event_type(event_type):
             return False  # what LiteLLM's method concludes on every path
         return bool(super().should_run_guardrail(data, event_type))
