@@ -36,8 +36,9 @@ Recovery (:meth:`BudgetService.maintain_once`, a background loop about once a se
   used recently (up to 2,000) is reconciled with the ledger (:meth:`BudgetService.reconcile`:
   the counter is raised to the ledger's spend, never lowered) as soon as Redis answers
   again, and every ``spend.reconcile_interval_s``. Spend served while Redis was unreachable
-  is therefore counted within seconds of its return (once its ledger rows are written:
-  rows still buffered on another instance are counted by the next reconciliation);
+  is therefore counted within seconds of its return: each instance writes its own buffered
+  ledger rows before it reads the ledger, so the last instance to reconcile sees every
+  instance's rows;
 - a rebuild reads the store and this process's ledger buffer under the ledger writer's
   lock (:func:`custom_hooks.ledger.writer.ledger_spend`), so a batch being written is counted
   exactly once.
@@ -137,6 +138,8 @@ class BudgetService:
     clock: Callable[[], float] = _clock.now
     pending_spend: Callable[[str, str, datetime], float] | None = None
     consistent_read: ConsistentReadFn | None = None
+    # writes this process's buffered ledger rows to the store (before a reconciliation reads)
+    flush_ledger: Callable[[], Awaitable[object]] | None = None
     _res: OrderedDict[str, Reservation] = field(default_factory=OrderedDict)
     degraded_total: int = 0
     # windows this instance used recently (reconciled with the ledger), newest last
@@ -321,6 +324,11 @@ class BudgetService:
         for rid, (windows, amount) in list(self._unsettled.items()):
             await self.counters.settle(windows, rid, amount, 0.0)
             self._unsettled.pop(rid, None)
+        if self.flush_ledger is not None:
+            # Each instance reads the store plus only its own buffer. If every instance writes
+            # its buffer before it reads, the last one to reconcile sees every instance's rows;
+            # otherwise spend still buffered on the others stays missing until the next one.
+            await self.flush_ledger()
         now = self.clock()
         corrected = 0
         for key, w in list(self._seen.items()):
@@ -601,6 +609,7 @@ async def _start(svc: Services) -> None:
         settings=gov.spend,
         policy=gov.failure_policy,
         consistent_read=_ledger.ledger_spend,
+        flush_ledger=_ledger.flush,
     )
     svc.provide(BUDGETS, budgets)
     budgets.start()

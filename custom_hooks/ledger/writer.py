@@ -306,6 +306,11 @@ async def ledger_spend(
     return await _writer().spend(scope, scope_id, since, stored)
 
 
+async def flush() -> bool:
+    """Write this process's buffered rows now; False if the store failed (rows kept)."""
+    return await _writer().flush_once()
+
+
 def pending_by_scope(scope: str, since: datetime) -> dict[str, float]:
     """Buffered spend per id of one scope since ``since``."""
     return _writer().pending_by_scope(scope, since)

@@ -174,3 +174,61 @@ async def test_a_reservation_is_not_renewed_past_its_ttl(counters: WindowCounter
         clock.now = T0 + step
         await svc.maintain_once()
     assert (await counters.totals([w], clock.now))[0] == pytest.approx(0.0)
+
+
+class Instance:
+    """One gateway instance's ledger: rows it buffered, written to the shared store on flush."""
+
+    def __init__(self, store: Ledger) -> None:
+        self.store = store
+        self.buffered: dict[tuple[str, str], float] = {}
+        self.flushes = 0
+
+    def serve(self, scope_id: str, cost: float) -> None:
+        key = ("key", scope_id)
+        self.buffered[key] = self.buffered.get(key, 0.0) + cost
+
+    async def flush(self) -> bool:
+        self.flushes += 1
+        for key, cost in self.buffered.items():
+            self.store.spent[key] = self.store.spent.get(key, 0.0) + cost
+        self.buffered.clear()
+        return True
+
+    async def consistent_read(self, scope: str, scope_id: str, since: datetime, stored: Any) -> float:
+        return float(await stored()) + self.buffered.get((scope, scope_id), 0.0)
+
+
+@pytest.mark.parametrize("flushing", [True, False])
+async def test_two_instances_reconciling_count_both_instances_buffered_spend(
+    counters: WindowCounters, flushing: bool
+) -> None:
+    """Spend served unreserved on two instances during an outage, still in their ledger buffers
+    when Redis returns: after both reconcile, the counter holds both instances' spend."""
+    store, clock = Ledger(), Clock()
+    budgets = [{**BUDGET[0], "id": uuid.uuid4().hex}]
+    w = window_for("key", budgets[0]["id"], 10.0, "1d", T0)
+    a, b = Instance(store), Instance(store)
+    services = [
+        BudgetService(
+            counters,
+            spend_since=store.spend_since,
+            settings=SpendSettings(reservation_lease_s=3.0, reconcile_interval_s=0),
+            clock=clock,
+            consistent_read=inst.consistent_read,
+            flush_ledger=inst.flush if flushing else None,
+        )
+        for inst in (a, b)
+    ]
+    for svc in services:  # each instance has used the window (it is in its recent set)
+        assert _admitted(await svc.reserve(budgets, 0.0))
+    a.serve(budgets[0]["id"], 0.3)  # served while the counters were unreachable
+    b.serve(budgets[0]["id"], 0.2)
+    for svc in services:
+        svc.request_reconcile()
+        await svc.maintain_once()
+    total = (await counters.totals([w], clock.now))[0]
+    if flushing:
+        assert total == pytest.approx(0.5) and (a.flushes, b.flushes) == (1, 1)
+    else:  # what each instance alone can see: its own buffer, not the other's
+        assert total == pytest.approx(0.3)
