@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,8 +39,7 @@ from bench._measure import settle
 from bench._servers import AGENT_MODEL, MODEL, REPO, ours, vanilla
 from bench._servers import upstream as _upstream
 from bench.gateway_bench import _virtual_key
-
-PY_SPY = Path(sys.executable).parent / "py-spy"
+from bench.profile_gateway import record
 
 # Our frames that only pass a call through (the server's entry, ASGI wrappers, the stream
 # re-yield in front of the maskers), each as substrings its frame has: where one of these is
@@ -205,12 +202,6 @@ class Side:
         return self.cpu_ms * self.shares.get(name, 0.0)
 
 
-def _record(pid: int, seconds: int, out: Path, rate: int) -> None:
-    cmd = [str(PY_SPY), "record", "--pid", str(pid), "--nonblocking", "--rate", str(rate)]
-    cmd += ["--duration", str(seconds), "--format", "raw", "--output", str(out), "--subprocesses"]
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
 def _sample(
     target: str, model: str, label: str, args: argparse.Namespace, tmp: Path, upstream_url: str
 ) -> Side:
@@ -239,7 +230,7 @@ def _sample(
         driver.start()
         time.sleep(2)
         out = tmp / "profile.folded"
-        _record(pid, args.seconds, out, args.rate)
+        record(pid, args.seconds, out, args.rate)
         driver.join()
     finally:
         server.stop()

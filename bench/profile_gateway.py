@@ -42,6 +42,13 @@ def _frame_name(frame: str) -> str:
     return f"{name} ({path})"
 
 
+def record(pid: int, seconds: int, out: Path, rate: int, fmt: str = "raw") -> None:
+    """``py-spy record`` of a running server and its workers, idle frames off, into ``out``."""
+    cmd = [str(PY_SPY), "record", "--pid", str(pid), "--nonblocking", "--rate", str(rate)]
+    cmd += ["--duration", str(seconds), "--format", fmt, "--output", str(out), "--subprocesses"]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
 def summarize(folded: Path, top: int = 30) -> str:
     own: collections.Counter[str] = collections.Counter()
     ours_cum: collections.Counter[str] = collections.Counter()
@@ -127,26 +134,7 @@ def main() -> int:
                 driver.start()
                 for fmt, suffix in (("raw", ".folded"), ("speedscope", ".speedscope.json")):
                     # two short recordings, same load: folded stacks for the summary, speedscope to browse
-                    subprocess.run(
-                        [
-                            str(PY_SPY),
-                            "record",
-                            "--pid",
-                            str(pid),
-                            "--nonblocking",
-                            "--rate",
-                            str(args.rate),
-                            "--duration",
-                            str(max(1, int(args.seconds / 2) - 1)),
-                            "--format",
-                            fmt,
-                            "--output",
-                            str(stem) + suffix,
-                            "--subprocesses",
-                        ],
-                        check=True,
-                        capture_output=True,
-                    )
+                    record(pid, max(1, int(args.seconds / 2) - 1), Path(str(stem) + suffix), args.rate, fmt)
                 driver.join()
             finally:
                 server.stop()
