@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
 
     if args.command != "serve":
-        startup_gc.resume()  # a command, not a server: nothing to freeze for
+        startup_gc.resume()  # a command, not a server: the collector back on before it runs
     if args.command == "config-reference":
         return _config_reference(args.write)
     if args.command in _admin_cli.COMMANDS:
