@@ -17,7 +17,10 @@ datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -48,6 +51,7 @@ __all__ = [
     "create_engine",
     "get_store",
     "store_started",
+    "use_wal",
 ]
 
 log = logging.getLogger("gateway.store")
@@ -61,12 +65,22 @@ _LEDGER_FIELDS = frozenset(c.name for c in s.ledger.c) - {"id"}
 _SCOPE_COLUMNS = {"key": s.ledger.c.key_hash, "team": s.ledger.c.team_id, "user": s.ledger.c.user_id}
 
 
+# How long a write waits for another connection's lock before "database is locked".
+_BUSY_TIMEOUT_MS = 30_000
+
+
 class StoreConflict(Exception):
     """A write broke a uniqueness rule (duplicate alias, team id, ...)."""
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine configured for the gateway (SQLite: WAL, FKs, real BEGIN IMMEDIATE)."""
+    """An async engine configured for the gateway (SQLite: FKs, busy wait, real BEGIN IMMEDIATE).
+
+    SQLite's WAL mode is a property of the database file, set once by :func:`use_wal` when the
+    store opens, not on every connection: ``PRAGMA journal_mode=WAL`` does not wait on
+    ``busy_timeout``, so several instances opening a new file at once could fail with
+    "database is locked".
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -76,9 +90,8 @@ def create_engine(url: str) -> AsyncEngine:
             # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN can't be IMMEDIATE).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             cur.close()
 
         @event.listens_for(engine.sync_engine, "begin")
@@ -89,6 +102,49 @@ def create_engine(url: str) -> AsyncEngine:
         return engine
     # Day buckets in reports are UTC days: pin the session time zone.
     return create_async_engine(url, pool_pre_ping=True, connect_args={"server_settings": {"timezone": "UTC"}})
+
+
+async def use_wal(engine: AsyncEngine, *, wait_s: float = 30.0) -> None:
+    """Put a SQLite database in WAL mode (no-op elsewhere or when it already is).
+
+    Switching needs the file to itself for a moment and SQLite answers "locked" at once
+    instead of waiting, so this retries with a short back-off (without blocking the event
+    loop) for up to ``wait_s`` while other instances open the same file.
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return
+    deadline = time.monotonic() + wait_s
+    pause = 0.01
+    while True:
+        try:
+            async with engine.connect() as conn:
+                # On the driver's connection: the switch can't run inside a transaction.
+                raw = (await conn.get_raw_connection()).driver_connection
+                mode = await _pragma(raw, "PRAGMA journal_mode")
+                if mode != "wal":
+                    # SQLite sometimes does wait here: bound that wait by ours.
+                    await _pragma(raw, "PRAGMA busy_timeout=100")
+                    try:
+                        mode = await _pragma(raw, "PRAGMA journal_mode=WAL")
+                    finally:
+                        await _pragma(raw, f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+                if mode != "wal":
+                    raise RuntimeError(f"SQLite refused WAL mode (journal mode stays {mode!r})")
+                return
+        except (sqlite3.OperationalError, sa.exc.OperationalError) as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+async def _pragma(raw: Any, sql: str) -> str:
+    cursor = await raw.execute(sql)
+    row = await cursor.fetchone()
+    await cursor.close()
+    return str(row[0]).lower() if row else ""
 
 
 def _clean(fields: Mapping[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
@@ -107,6 +163,7 @@ class Store:
     @classmethod
     async def open(cls, url: str, *, run_migrations: bool = True) -> Store:
         store = cls(create_engine(url))
+        await use_wal(store.engine)
         if run_migrations:
             await migrate(store.engine)
         return store
