@@ -190,7 +190,7 @@ class ResponsesFront:
         timeout = httpx.Timeout(
             connect=10.0, read=(spec.timeout_s if spec else 300.0) + 60.0, write=30.0, pool=10.0
         )
-        client = httpx.AsyncClient(base_url=_loopback_url(), timeout=timeout)
+        client = _loopback_client(timeout)
         if not chat["stream"]:
             try:
                 r = await client.post("/v1/chat/completions", json=chat, headers=forward)
@@ -213,10 +213,15 @@ class ResponsesFront:
         )
 
 
-def _loopback_url() -> str:
+def _loopback_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """A client to this gateway's own chat completions: in-process unless configured to use HTTP."""
+    from agent_routes.runtime.loopback import loopback
     from custom_hooks.core.settings import get_settings
 
-    return get_settings().resolved_public_url()
+    found = loopback()
+    transport = found.transport if found is not None else None
+    url = get_settings().resolved_public_url()
+    return httpx.AsyncClient(base_url=url, timeout=timeout, transport=transport)
 
 
 def _run_headers(headers: httpx.Headers) -> dict[str, str]:

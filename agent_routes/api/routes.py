@@ -27,6 +27,7 @@ from langchain_core.messages import convert_to_openai_messages
 from agent_routes.runtime.adapter import pending_interrupt
 from agent_routes.runtime.context import AgentContext, parse_decision
 from agent_routes.runtime.errors import AgentNotFound, ThreadNotFound
+from agent_routes.runtime.loopback import loopback
 from agent_routes.runtime.output_policy import agent_text_out
 from agent_routes.runtime.registry import agents_config, build_graph
 from agent_routes.runtime.runner import Caller, RunOutcome, new_agent_run
@@ -224,6 +225,7 @@ async def resume_thread(request: Request, who: _Who) -> Any:
         store=get_thread_store(),
         tokens=get_run_tokens(),
         base_url=get_settings().resolved_public_url() + "/v1",
+        loopback=loopback(),
         parent_request_id=request.headers.get("x-request-id") or "",
         thread_id=rec.thread_id,
         resume=parse_decision(dict(body)),

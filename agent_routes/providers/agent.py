@@ -21,6 +21,7 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from agent_routes.runtime.adapter import StreamFrame, model_response, stream_chunk
 from agent_routes.runtime.errors import provider_error
+from agent_routes.runtime.loopback import loopback
 from agent_routes.runtime.registry import agents_config
 from agent_routes.runtime.request_ids import request_thread_id
 from agent_routes.runtime.runner import AgentRun, RunOutcome, caller_from_metadata, new_agent_run
@@ -76,6 +77,7 @@ def start_run(kwargs: Mapping[str, Any]) -> tuple[AgentRun, StepsMode]:
         store=get_thread_store(),
         tokens=get_run_tokens(),
         base_url=get_settings().resolved_public_url() + "/v1",
+        loopback=loopback(),
         parent_request_id=parent_request_id,
         thread_id=request_thread_id(md, optional, litellm_params),
         report=report,

@@ -45,11 +45,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict
 from uuid import UUID
 
+import httpx
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import LLMResult
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from agent_routes.runtime.loopback import Loopback
 from custom_hooks.core.sections.agents import AgentSpec
 
 __all__ = [
@@ -248,6 +250,7 @@ def _chat_openai(
     tags: list[str] | None,
     kw: dict[str, Any],
     headers: Mapping[str, str] | None = None,
+    http_client: Any | None = None,
 ) -> BaseChatModel:
     """``ChatOpenAI(model=..., base_url=..., api_key=..., **kw)``, built cheaply.
 
@@ -256,7 +259,8 @@ def _chat_openai(
     (with no key) and each run takes a copy whose OpenAI clients carry the run's token
     (``with_options``: same connection pool, other key). Options that can't be a cache
     key (e.g. a dict) get a fresh ChatOpenAI. ``headers`` (the run's trace context) go
-    on every request the copy sends.
+    on every request the copy sends; ``http_client`` (the in-process client) carries its
+    async requests.
     """
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
@@ -267,12 +271,13 @@ def _chat_openai(
             base_url=base_url,
             api_key=key_value,  # type: ignore[arg-type]
             include_response_headers=True,
+            **({"http_async_client": http_client} if http_client is not None else {}),
             **extra,
             **kw,
         )
 
     try:
-        key: tuple[Any, ...] = (model, base_url, *sorted(kw.items()))
+        key: tuple[Any, ...] = (model, base_url, id(http_client), *sorted(kw.items()))
         hash(key)
     except TypeError:
         if headers:
@@ -315,6 +320,7 @@ class AgentContext:
     usage: RunUsage = field(default_factory=RunUsage)
     request_timeout_s: float | None = None
     headers: Mapping[str, str] | None = None  # sent on every inner call (the run's traceparent)
+    loopback: Loopback | None = None  # inner calls in-process (:mod:`.loopback`); None: HTTP to base_url
 
     def chat_model(self, *, model: str | None = None, answer: bool = False, **kw: Any) -> BaseChatModel:
         """A chat model for this run; ``model`` defaults to ``spec.model``.
@@ -345,7 +351,22 @@ class AgentContext:
             tags=tags or None,
             kw=kw,
             headers=self.headers,
+            http_client=self.loopback.client if self.loopback is not None else None,
         )
+
+    def gateway_client(self, **kw: Any) -> httpx.AsyncClient:
+        """An ``httpx`` client to the gateway as this run (its token, its trace headers), for
+        calls a chat model doesn't make (embeddings, the model list); close it when done.
+
+        Served in-process like the chat models' calls when the gateway serves inner calls so.
+        Paths are relative to ``base_url`` (``client.post("embeddings", json=...)``)::
+
+            async with ctx.gateway_client(timeout=30) as gw:
+                r = await gw.post("embeddings", json={"model": "text-embedding-3-small", "input": text})
+        """
+        headers = {"Authorization": f"Bearer {self.api_key}", **(self.headers or {})}
+        transport = self.loopback.transport if self.loopback is not None else None
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, transport=transport, **kw)
 
     def tool_settings(self) -> Mapping[str, Any]:
         """``spec.tools``: tool name -> its options from config.yaml."""

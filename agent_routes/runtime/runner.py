@@ -61,6 +61,7 @@ from agent_routes.runtime.errors import (
     ThreadNotFound,
     from_inner_status_error,
 )
+from agent_routes.runtime.loopback import Loopback
 from agent_routes.runtime.registry import build_graph
 from agent_routes.runtime.structured import Format, structure_answer
 from agent_routes.runtime.thread_leases import Lease, take_turn
@@ -150,6 +151,7 @@ class AgentRun:
     resume: ApprovalDecision | None = None  # from the resume route: skip parsing messages
     report: dict[str, Any] = field(default_factory=dict)  # -> metadata["gateway"]["agent_run"]
     model_factory: ModelFactory | None = None  # tests: fake chat models instead of ChatOpenAI
+    loopback: Loopback | None = None  # inner calls served in-process (None: HTTP to base_url)
     output_format: Format | None = None  # response_format: the answer is restated as validated JSON
     run_id: str = field(default_factory=lambda: f"run_{uuid.uuid4().hex}")
     usage: RunUsage = field(default_factory=RunUsage)
@@ -307,6 +309,7 @@ class AgentRun:
                 request_timeout_s=self.spec.timeout_s,
                 model_factory=self.model_factory,
                 headers=span.headers() if span is not None else None,
+                loopback=self.loopback,
             )
             graph = build_graph(self.agent, ctx)
             config: dict[str, Any] = {
@@ -486,6 +489,7 @@ def new_agent_run(
     thread_id: str | None,
     report: dict[str, Any] | None = None,
     resume: ApprovalDecision | None = None,
+    loopback: Loopback | None = None,
 ) -> AgentRun:
     spec = agents.registry.get(agent)
     if spec is None:
@@ -503,4 +507,5 @@ def new_agent_run(
         requested_thread=thread_id,
         resume=resume,
         report=report if report is not None else {},
+        loopback=loopback,
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from litellm.proxy.proxy_server import app
 
+from agent_routes.runtime import loopback as _loopback
 from agent_routes.runtime import startup as _agents
 from agent_routes.runtime.health import check_agents, count_pending_approvals
 from custom_hooks.auth import authenticator as _auth
@@ -54,6 +55,7 @@ STEPS: tuple[_lifecycle.Step, ...] = (
     _run_tokens.STEP,
     _auth.STEP,
     _agents.STEP,  # agent model names, thread store
+    _loopback.step(app),  # agents' inner calls served in-process
     _observability.step(checks={"agents": check_agents}, pending=count_pending_approvals),
 )
 

@@ -100,22 +100,15 @@ def token_probe(ctx: AgentContext) -> Any:
     """Uses its own run token while running, and answers with what the gateway said."""
     import json
 
-    import httpx
-
     async def probe(state: MessagesState) -> dict[str, Any]:
         from langchain_core.messages import AIMessage
 
         root = ctx.base_url.removesuffix("/v1")
-        auth = {"Authorization": f"Bearer {ctx.api_key}"}
         body = {"messages": [{"role": "user", "content": "hi"}]}
-        async with httpx.AsyncClient(timeout=30) as client:
-            own = await client.post(
-                f"{ctx.base_url}/chat/completions", json={**body, "model": ctx.spec.model}, headers=auth
-            )
-            other = await client.post(
-                f"{ctx.base_url}/chat/completions", json={**body, "model": "claude-haiku"}, headers=auth
-            )
-            admin = await client.get(f"{root}/gateway/keys", headers=auth)
+        async with ctx.gateway_client(timeout=30) as client:
+            own = await client.post("chat/completions", json={**body, "model": ctx.spec.model})
+            other = await client.post("chat/completions", json={**body, "model": "claude-haiku"})
+            admin = await client.get(f"{root}/gateway/keys")
         # The token goes to a file the test names (an answer containing it would be redacted
         # by the secrets guardrail, as it should be).
         token_file = (ctx.tool_settings().get("probe") or {}).get("token_file")

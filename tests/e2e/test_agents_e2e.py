@@ -71,7 +71,13 @@ def gw(
     gateway_factory: Any, fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:
     tmp = tmp_path_factory.mktemp("agents-cfg")
-    gw = gateway_factory(config_overrides=_overrides(tmp, fake_upstream.url), name="agents")
+    # Nothing listens at the public URL (port 9, discard): every inner call in this module
+    # is served in-process (gateway.agents.inner_calls, default in_process) or it fails.
+    gw = gateway_factory(
+        config_overrides=_overrides(tmp, fake_upstream.url),
+        env={"GATEWAY_PUBLIC_URL": "http://127.0.0.1:9"},
+        name="agents",
+    )
     gw.probe_token_file = tmp / "token"
     yield gw
 
@@ -552,3 +558,37 @@ def test_thread_routes_list_describe_and_delete(gw: GatewayProcess, alice: str, 
     assert call("DELETE", f"/agents/threads/{thread}", bob).status_code == 404
     assert call("DELETE", f"/agents/threads/{thread}", alice).json()["deleted"] is True
     assert call("GET", f"/agents/threads/{thread}", alice).status_code == 404
+
+
+def test_inner_calls_over_http_when_configured(
+    gateway_factory: Any, fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # inner_calls: http sends them to the public URL: here the gateway's own port, then a
+    # closed one (the run fails on its inner call: nothing served it in-process).
+    tmp = tmp_path_factory.mktemp("agents-http")
+    overrides = _overrides(tmp, fake_upstream.url)
+    overrides["gateway"]["agents"]["inner_calls"] = "http"
+    gw = gateway_factory(config_overrides=overrides, name="agents-http", start=False)
+    gw.extra_env["GATEWAY_PUBLIC_URL"] = gw.root_url
+    gw.start()
+    key = _new_key(gw, "http-agents")
+    answer = stream(["Over ", "HTTP."], prompt_tokens=7, completion_tokens=3)
+    fake_upstream.script(answer, model="gpt-4o-mini")
+    text_out = "".join(
+        c.choices[0].delta.content or ""
+        for c in gw.client(key).chat.completions.create(
+            model="echo-agent", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        if c.choices
+    )
+    assert text_out == "Over HTTP."
+    assert [r.model for r in _inner(fake_upstream)] == ["gpt-4o-mini"]
+    gw.stop()
+    gw.extra_env["GATEWAY_PUBLIC_URL"] = "http://127.0.0.1:9"
+    gw.start()
+    fake_upstream.script(text("never sent"), model="gpt-4o-mini")
+    before = len(_inner(fake_upstream))
+    ask = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.APIError):
+        gw.client(key).chat.completions.create(model="echo-agent", messages=ask)  # type: ignore[arg-type]
+    assert len(_inner(fake_upstream)) == before

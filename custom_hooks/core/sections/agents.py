@@ -93,6 +93,13 @@ class AgentsConfig(BaseModel):
         default="key", description="Who may continue a thread: its creating key, or that key's team too."
     )
     steps_default: bool = Field(default=True, description="Stream steps as reasoning_content by default.")
+    inner_calls: Literal["in_process", "http"] = Field(
+        default="in_process",
+        description=(
+            "How a run's LLM calls reach the gateway: 'in_process' hands them to this process's app "
+            "(every middleware and hook, no socket); 'http' sends them to the public URL."
+        ),
+    )
     shared_state_failure: Literal["closed", "open"] = Field(
         default="closed",
         description=(
