@@ -215,12 +215,10 @@ class ResponsesFront:
 
 def _loopback_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
     """A client to this gateway's own chat completions: in-process unless configured to use HTTP."""
-    from agent_routes.runtime.loopback import loopback
-    from custom_hooks.core.settings import get_settings
+    from agent_routes.runtime.loopback import inner_call_target
 
-    found = loopback()
-    transport = found.transport if found is not None else None
-    url = get_settings().resolved_public_url()
+    url, inner = inner_call_target()
+    transport = inner.transport if inner is not None else None
     return httpx.AsyncClient(base_url=url, timeout=timeout, transport=transport)
 
 

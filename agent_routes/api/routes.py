@@ -27,7 +27,7 @@ from langchain_core.messages import convert_to_openai_messages
 from agent_routes.runtime.adapter import pending_interrupt
 from agent_routes.runtime.context import AgentContext, parse_decision
 from agent_routes.runtime.errors import AgentNotFound, ThreadNotFound
-from agent_routes.runtime.loopback import loopback
+from agent_routes.runtime.loopback import inner_call_target
 from agent_routes.runtime.output_policy import agent_text_out
 from agent_routes.runtime.registry import agents_config, build_graph
 from agent_routes.runtime.runner import Caller, RunOutcome, new_agent_run
@@ -36,7 +36,6 @@ from custom_hooks.auth.run_tokens import get_run_tokens
 from custom_hooks.core.errors import BadRequest, GatewayError, PermissionDenied, error_response
 from custom_hooks.core.routes import mount_at_front, read_json_body
 from custom_hooks.core.sections.agents import AgentSpec
-from custom_hooks.core.settings import get_settings
 
 __all__ = ["mount", "router"]
 
@@ -217,6 +216,7 @@ async def resume_thread(request: Request, who: _Who) -> Any:
         raise PermissionDenied(f"This key may not call agent '{rec.agent}'.")
     ident = who.ident
     caller = Caller(key_hash=ident.key_hash, team_id=ident.team_id, is_admin=bool(ident.is_admin))
+    gateway_url, inner = inner_call_target()
     run = new_agent_run(
         agent=rec.agent,
         agents=agents_config(),
@@ -224,8 +224,8 @@ async def resume_thread(request: Request, who: _Who) -> Any:
         messages=[],
         store=get_thread_store(),
         tokens=get_run_tokens(),
-        base_url=get_settings().resolved_public_url() + "/v1",
-        loopback=loopback(),
+        base_url=gateway_url + "/v1",
+        loopback=inner,
         parent_request_id=request.headers.get("x-request-id") or "",
         thread_id=rec.thread_id,
         resume=parse_decision(dict(body)),

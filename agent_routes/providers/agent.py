@@ -21,7 +21,7 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from agent_routes.runtime.adapter import StreamFrame, model_response, stream_chunk
 from agent_routes.runtime.errors import provider_error
-from agent_routes.runtime.loopback import loopback
+from agent_routes.runtime.loopback import inner_call_target
 from agent_routes.runtime.registry import agents_config
 from agent_routes.runtime.request_ids import request_thread_id
 from agent_routes.runtime.runner import AgentRun, RunOutcome, caller_from_metadata, new_agent_run
@@ -31,7 +31,6 @@ from agent_routes.runtime.threads import get_thread_store
 from custom_hooks.auth.run_tokens import get_run_tokens
 from custom_hooks.core.errors import BadRequest, GatewayError
 from custom_hooks.core.record import gateway_record
-from custom_hooks.core.settings import get_settings
 
 __all__ = ["AgentProvider", "refuse_client_tools", "start_run"]
 
@@ -69,6 +68,7 @@ def start_run(kwargs: Mapping[str, Any]) -> tuple[AgentRun, StepsMode]:
     parent_request_id = str(record.request_id or litellm_params.get("litellm_call_id") or "")
     agent = str(kwargs.get("model") or "").removeprefix("agent/")
     mode = steps_mode(md, optional, agents.steps_default)
+    gateway_url, inner = inner_call_target()
     run = new_agent_run(
         agent=agent,
         agents=agents,
@@ -76,8 +76,8 @@ def start_run(kwargs: Mapping[str, Any]) -> tuple[AgentRun, StepsMode]:
         messages=list(kwargs.get("messages") or []),
         store=get_thread_store(),
         tokens=get_run_tokens(),
-        base_url=get_settings().resolved_public_url() + "/v1",
-        loopback=loopback(),
+        base_url=gateway_url + "/v1",
+        loopback=inner,
         parent_request_id=parent_request_id,
         thread_id=request_thread_id(md, optional, litellm_params),
         report=report,

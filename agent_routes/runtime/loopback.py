@@ -39,7 +39,7 @@ import httpx
 from custom_hooks.core.lifecycle import Step
 from custom_hooks.core.services import Services, Slot, services
 
-__all__ = ["LOOPBACK", "Loopback", "LoopbackTransport", "loopback", "step"]
+__all__ = ["LOOPBACK", "Loopback", "LoopbackTransport", "inner_call_target", "loopback", "step"]
 
 log = logging.getLogger("gateway.agents")
 
@@ -221,6 +221,7 @@ def _read_timeout(request: httpx.Request) -> float | None:
 class Loopback:
     """The process's in-process transport, and one shared client over it (the agents' models)."""
 
+    url: str  # the origin it serves: this instance's own loopback address
     transport: LoopbackTransport
     client: httpx.AsyncClient
 
@@ -234,6 +235,15 @@ def loopback() -> Loopback | None:
     return svc.get(LOOPBACK) if svc.started(LOOPBACK) else None
 
 
+def inner_call_target() -> tuple[str, Loopback | None]:
+    """Where a run's inner calls go: the gateway's URL and, when served in-process, the
+    transport (its URL is then this instance's own; ``GATEWAY_PUBLIC_URL`` is for ``http``)."""
+    found = loopback()
+    if found is not None:
+        return found.url, found
+    return services().settings.resolved_public_url(), None
+
+
 def step(app: ASGIApp) -> Step:
     """The start-up step that opens the in-process transport to ``app`` (unless configured off)."""
 
@@ -242,12 +252,12 @@ def step(app: ASGIApp) -> Step:
             svc.provide(LOOPBACK, None)
             return
         # Captured here, outside any request: each inner call starts from a copy of it.
-        url = svc.settings.resolved_public_url()
+        url = f"http://127.0.0.1:{svc.settings.port}"
         transport = LoopbackTransport(
             app, server=("127.0.0.1", svc.settings.port), context=contextvars.copy_context(), origin=url
         )
         client = httpx.AsyncClient(transport=transport, base_url=url)
-        svc.provide(LOOPBACK, Loopback(transport, client))
+        svc.provide(LOOPBACK, Loopback(url, transport, client))
 
     async def _stop(svc: Services) -> None:
         found = svc.take(LOOPBACK)

@@ -21,9 +21,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from agent_routes.runtime.loopback import LOOPBACK, Loopback, LoopbackTransport, loopback, step
+from agent_routes.runtime.loopback import (
+    LOOPBACK,
+    Loopback,
+    LoopbackTransport,
+    inner_call_target,
+    loopback,
+    step,
+)
 from custom_hooks.core.services import Services, use_services
-from tests.harness.built_services import shipped_services
+from custom_hooks.core.settings import GatewaySettings
+from tests.harness.built_services import SHIPPED, shipped_services
 
 _caller_var: contextvars.ContextVar[str] = contextvars.ContextVar("caller_var", default="unset")
 
@@ -262,7 +270,7 @@ async def test_only_its_own_origin_is_served(probe: _Probe) -> None:
 
 
 def _services(inner_calls: str) -> Services:
-    svc = shipped_services()
+    svc = shipped_services(GatewaySettings(config=SHIPPED, public_url="https://gateway.example.com/llm/"))
     shipped = svc.config
     agents = shipped.gateway.agents.model_copy(update={"inner_calls": inner_calls})
     svc.config = dataclasses.replace(shipped, gateway=shipped.gateway.model_copy(update={"agents": agents}))
@@ -279,8 +287,14 @@ async def test_the_step_opens_it_unless_inner_calls_use_http(probe: _Probe, mode
             assert isinstance(svc.optional(LOOPBACK), Loopback) is opened
             found = loopback()
             assert (found is not None) is opened
+            url, inner = inner_call_target()
+            assert inner is found
             if found is not None:
+                # its own loopback address, whatever GATEWAY_PUBLIC_URL says
+                assert url == "http://127.0.0.1:4000" == found.url
                 assert (await found.client.post("/v1/echo", content=b"{}")).status_code == 201
+            else:
+                assert url == "https://gateway.example.com/llm"
         finally:
             await started.stop(svc)
         assert not svc.started(LOOPBACK)
