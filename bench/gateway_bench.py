@@ -75,6 +75,11 @@ def _git() -> dict[str, Any]:
     return {"commit": git("rev-parse", "--short=10", "HEAD") or "unknown", "dirty": bool(dirty)}
 
 
+def _same_tree(start: dict[str, Any], end: dict[str, Any]) -> dict[str, Any]:
+    """The run's commit as it started; dirty if it was, or if the tree changed meanwhile."""
+    return {**start, "dirty": bool(start["dirty"] or end["dirty"] or start["commit"] != end["commit"])}
+
+
 def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -114,6 +119,9 @@ def _number(value: Any) -> bool:
 
 def run(quick: bool, full: bool, rounds: int = 1) -> dict[str, Any]:
     """Both servers measured ``rounds`` times; the result file's content (medians)."""
+    # The code the servers ran is the tree at the start; a change during the run (a server
+    # of a later round would import it) makes the result "uncommitted" too.
+    started_at = _git()
     each = []
     for i in range(rounds):
         if rounds > 1:
@@ -131,7 +139,7 @@ def run(quick: bool, full: bool, rounds: int = 1) -> dict[str, Any]:
             "litellm": version("litellm"),
             "platform": platform.platform(),
         },
-        "git": _git(),
+        "git": _same_tree(started_at, _git()),
         "setup": setup,
         "servers": servers,
     }
