@@ -108,8 +108,8 @@ class LoopbackTransport(httpx.AsyncBaseTransport):
         try:
             await self._app(scope, exchange.receive, exchange.send)
         except Exception as exc:
+            log.exception("an agent's inner call failed in the app")  # as uvicorn logs it
             if not exchange.has_started:
-                log.exception("an agent's inner call failed in the app")
                 await exchange.send({"type": "http.response.start", "status": 500, "headers": []})
                 await exchange.send({"type": "http.response.body", "body": _INTERNAL_ERROR})
             else:

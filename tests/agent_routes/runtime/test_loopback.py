@@ -213,11 +213,15 @@ async def test_an_app_failing_before_its_response_is_a_500(client: httpx.AsyncCl
     assert b"the app broke" not in r.content  # no exception text to the client
 
 
-async def test_an_app_failing_mid_body_is_a_read_error(client: httpx.AsyncClient) -> None:
+async def test_an_app_failing_mid_body_is_a_read_error(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
     async with client.stream("GET", "/raw/broken/") as r:
         assert r.status_code == 200
         with pytest.raises(httpx.ReadError):
             await r.aread()
+    logged = [r for r in caplog.records if r.name == "gateway.agents" and r.exc_info]
+    assert logged and "failed after the headers" in str(logged[0].exc_info[1])  # type: ignore[index]
 
 
 async def test_an_app_ending_without_its_last_body_is_a_protocol_error(client: httpx.AsyncClient) -> None:
