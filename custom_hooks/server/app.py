@@ -127,7 +127,7 @@ async def _lifespan(asgi_app: Any) -> AsyncIterator[Any]:
             await _lifecycle.stop_steps(started, svc)
 
 
+_startup_logs.install()  # first: LiteLLM logs these while our config and its own load
 build_services()
 _mount_routes()
-_startup_logs.install()  # before the lifespan: LiteLLM logs these while it loads config.yaml
 app.router.lifespan_context = _lifespan

@@ -119,3 +119,29 @@ def test_filter_drops_only_the_inapplicable_warning() -> None:
     assert f.filter(_record("Redis connection failed")) is True
     # A message that merely mentions the text later (e.g. an error quoting it) is kept.
     assert f.filter(_record("error: " + litellm_warning)) is True
+
+
+def test_cache_pricing_warning_dropped_only_for_our_own_providers() -> None:
+    f = NotApplicableWarnings()
+    msg = (
+        "register_model: model=%s has custom pricing but not in built-in cost map and no prefix/region "
+        "variant matched; cache_creation_input_token_cost and cache_read_input_token_cost will default to 0"
+    )
+
+    def record(model: str) -> logging.LogRecord:
+        return logging.LogRecord("LiteLLM", logging.WARNING, __file__, 1, msg, (model,), None)
+
+    assert f.filter(record("agent/research")) is False
+    assert f.filter(record("demo/echo")) is False
+    for real in ("openai/text-embedding-3-small", "ollama_chat/llama3.1", "azure/agent/x", "demoz/echo"):
+        assert f.filter(record(real)) is True, real
+    merged = record("x")  # as LiteLLM's own filter leaves it: the name already in the message
+    merged.msg, merged.args = msg % "agent/support", ()
+    assert f.filter(merged) is False
+    merged.msg = msg % "openai/gpt-4o"
+    assert f.filter(merged) is True
+
+
+def test_a_fresh_start_prints_no_warning_about_our_own_models(gateway: GatewayProcess) -> None:
+    log = gateway.log_path.read_text()
+    assert "register_model: model=agent/" not in log and "register_model: model=demo/" not in log
