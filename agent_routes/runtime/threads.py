@@ -31,6 +31,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agent_routes.runtime.thread_leases import LeaseBackend, RedisLeases
 from custom_hooks.core.services import Slot, services
+from custom_hooks.store.sqlite_wal import use_wal_async
 
 __all__ = [
     "THREAD_STORE",
@@ -511,7 +512,7 @@ async def open_thread_store(
 
     path = url.removeprefix("sqlite:///").removeprefix("sqlite+aiosqlite:///")
     conn = await aiosqlite.connect(path)
-    await conn.execute("PRAGMA journal_mode=WAL")
+    await use_wal_async(conn)  # once per file, safe when several workers start together
     saver_sq = AsyncSqliteSaver(conn)
     await saver_sq.setup()
     owners_conn = await aiosqlite.connect(path)

@@ -34,6 +34,7 @@ from custom_hooks.core.errors import ServiceUnavailable
 from custom_hooks.core.lifecycle import Step
 from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.core.settings import GatewaySettings
+from custom_hooks.store.sqlite_wal import use_wal_sync
 
 __all__ = [
     "RUN_TOKENS",
@@ -113,7 +114,7 @@ class SqliteRunStore:
         # a caller on another thread (check_same_thread=False allows that).
         self._conn = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        use_wal_sync(self._conn)  # the workers start together and open it at once
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS active_runs (run_id TEXT PRIMARY KEY, expires_at REAL)"
         )

@@ -17,10 +17,7 @@ datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sqlite3
-import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -38,6 +35,7 @@ from custom_hooks.core.services import Services, Slot, services
 from custom_hooks.store import schema as s
 from custom_hooks.store.migrations import migrate
 from custom_hooks.store.reports import GROUP_BYS, SpendReport, spend_report_query
+from custom_hooks.store.sqlite_wal import use_wal_async
 
 __all__ = [
     "GROUP_BYS",
@@ -105,46 +103,14 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 async def use_wal(engine: AsyncEngine, *, wait_s: float = 30.0) -> None:
-    """Put a SQLite database in WAL mode (no-op elsewhere or when it already is).
-
-    Switching needs the file to itself for a moment and SQLite answers "locked" at once
-    instead of waiting, so this retries with a short back-off (without blocking the event
-    loop) for up to ``wait_s`` while other instances open the same file.
-    """
+    """Put a SQLite database in WAL mode (no-op elsewhere or when it already is), waiting up
+    to ``wait_s`` for other instances opening the same file (:mod:`.sqlite_wal`)."""
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return
-    deadline = time.monotonic() + wait_s
-    pause = 0.01
-    while True:
-        try:
-            async with engine.connect() as conn:
-                # On the driver's connection: the switch can't run inside a transaction.
-                raw = (await conn.get_raw_connection()).driver_connection
-                mode = await _pragma(raw, "PRAGMA journal_mode")
-                if mode != "wal":
-                    # SQLite sometimes does wait here: bound that wait by ours.
-                    await _pragma(raw, "PRAGMA busy_timeout=100")
-                    try:
-                        mode = await _pragma(raw, "PRAGMA journal_mode=WAL")
-                    finally:
-                        await _pragma(raw, f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-                if mode != "wal":
-                    raise RuntimeError(f"SQLite refused WAL mode (journal mode stays {mode!r})")
-                return
-        except (sqlite3.OperationalError, sa.exc.OperationalError) as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() + pause > deadline:
-                raise
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.5)
-
-
-async def _pragma(raw: Any, sql: str) -> str:
-    cursor = await raw.execute(sql)
-    row = await cursor.fetchone()
-    await cursor.close()
-    return str(row[0]).lower() if row else ""
+    async with engine.connect() as conn:
+        # On the driver's connection: the switch can't run inside a transaction.
+        raw = (await conn.get_raw_connection()).driver_connection
+        await use_wal_async(raw, wait_s=wait_s)
 
 
 def _clean(fields: Mapping[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
