@@ -19,11 +19,7 @@ import pytest
 
 from custom_hooks.auth.run_tokens import SqliteRunStore
 from custom_hooks.store.sqlite_wal import WalRefused, use_wal_async, use_wal_sync
-
-
-def _mode(path: Path) -> str:
-    with sqlite3.connect(path) as db:
-        return str(db.execute("PRAGMA journal_mode").fetchone()[0])
+from tests.custom_hooks.store.sqlite_files import hold_for_reading, journal_mode
 
 
 def _race(path: Path, opener: object, n: int = 4) -> list[BaseException]:
@@ -60,7 +56,7 @@ def test_threads_opening_a_new_file_together_all_get_wal(tmp_path: Path) -> None
     for n in range(60):
         path = tmp_path / f"f{n}.db"
         assert _race(path, _open_and_write) == []
-        assert _mode(path) == "wal"
+        assert journal_mode(path) == "wal"
         with sqlite3.connect(path) as db:
             assert db.execute("SELECT count(*) FROM t").fetchone()[0] == 4
 
@@ -69,7 +65,7 @@ def test_workers_opening_the_active_run_registry_together(tmp_path: Path) -> Non
     for n in range(40):
         path = tmp_path / f"runs{n}.db"
         assert _race(path, lambda p: SqliteRunStore(str(p))) == []
-        assert _mode(path) == "wal"
+        assert journal_mode(path) == "wal"
 
 
 async def test_async_connections_opening_a_new_file_together(tmp_path: Path) -> None:
@@ -85,7 +81,7 @@ async def test_async_connections_opening_a_new_file_together(tmp_path: Path) -> 
     for n in range(40):
         path = tmp_path / f"a{n}.db"
         await asyncio.gather(*(open_one(path) for _ in range(4)))
-        assert _mode(path) == "wal"
+        assert journal_mode(path) == "wal"
 
 
 async def test_the_connections_own_busy_wait_is_put_back(tmp_path: Path) -> None:
@@ -101,10 +97,7 @@ async def test_the_connections_own_busy_wait_is_put_back(tmp_path: Path) -> None
 
 def test_a_file_held_past_the_wait_fails_within_it(tmp_path: Path) -> None:
     path = tmp_path / "held.db"
-    reader = sqlite3.connect(path, isolation_level=None)
-    reader.execute("CREATE TABLE held (x)")
-    reader.execute("BEGIN")
-    reader.execute("SELECT * FROM held").fetchall()
+    reader = hold_for_reading(path)
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)  # its own wait: 30 s
     try:
         t0 = time.monotonic()

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from custom_hooks.store import schema as s
 from custom_hooks.store.migrations import LATEST_VERSION, migrate
 from custom_hooks.store.store import Store, StoreConflict, create_engine, use_wal
+from tests.custom_hooks.store.sqlite_files import hold_for_reading, journal_mode
 from tests.harness.services import PostgresServer
 
 _db_names = itertools.count()
@@ -73,18 +74,14 @@ async def test_several_instances_opening_a_new_sqlite_file_at_once(tmp_path: Pat
         stores = await asyncio.gather(*(Store.open(f"sqlite+aiosqlite:///{path}") for _ in range(4)))
         for st in stores:
             await st.close()
-        with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert journal_mode(path) == "wal"
         assert await _versions(f"sqlite+aiosqlite:///{path}") == [LATEST_VERSION]
 
 
 async def test_opening_waits_out_a_reader_that_holds_the_file(tmp_path: Path) -> None:
     # Another process mid-read holds a shared lock, so the WAL switch is refused until it ends.
     path = tmp_path / "gateway.db"
-    reader = sqlite3.connect(path, isolation_level=None)
-    reader.execute("CREATE TABLE held (x)")
-    reader.execute("BEGIN")
-    reader.execute("SELECT * FROM held").fetchall()
+    reader = hold_for_reading(path)
     opening = asyncio.ensure_future(Store.open(f"sqlite+aiosqlite:///{path}"))
     await asyncio.sleep(0.3)
     assert not opening.done()
@@ -93,16 +90,12 @@ async def test_opening_waits_out_a_reader_that_holds_the_file(tmp_path: Path) ->
     st = await asyncio.wait_for(opening, 10)
     assert await st.ping() is True
     await st.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert journal_mode(path) == "wal"
 
 
 async def test_a_file_held_past_the_wait_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "gateway.db"
-    reader = sqlite3.connect(path, isolation_level=None)
-    reader.execute("CREATE TABLE held (x)")
-    reader.execute("BEGIN")
-    reader.execute("SELECT * FROM held").fetchall()
+    reader = hold_for_reading(path)
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     try:
         with pytest.raises((sqlite3.OperationalError, sa.exc.OperationalError), match="locked"):
