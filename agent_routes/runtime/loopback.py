@@ -157,8 +157,8 @@ class _Exchange:
                 self.complete = True
 
     def fail(self, exc: BaseException) -> None:
+        """The app raised after its response started: the body ends in an error (at ``finish``)."""
         self._error = exc
-        self._messages.put_nowait(_END)
 
     def finish(self) -> None:
         self._messages.put_nowait(_END)
